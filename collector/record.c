@@ -1,0 +1,697 @@
+/*
+ * record.c - compiling templates into op lists, and decoding data records
+ * (NetFlow v9 and IPFIX) into struct fs_flow.
+ *
+ * The mapping from Information Elements to flow fields lives in one table.
+ * Where several elements can fill the same flow field, the table ranks them
+ * and the compiler keeps only the best one a template has:
+ *
+ *   bytes    octetDeltaCount (1) > postOctetDeltaCount (23) > octetTotalCount (85)
+ *   packets  packetDeltaCount (2) > postPacketDeltaCount (24) > packetTotalCount (86)
+ *            (deltas first: a total count keeps growing over a long-lived flow,
+ *            so it is only used when the exporter sends nothing else)
+ *   in_if    ingressInterface (10) > ingressPhysicalInterface (252); out_if alike
+ *   vlans    vlanId (58) > dot1qVlanId (243); postVlanId (59) > postDot1qVlanId (254)
+ *   macs     sourceMacAddress (56) > postSourceMacAddress (81);
+ *            destinationMacAddress (80) > postDestinationMacAddress (57)
+ *   sampler  selectorId (302) > samplerId (48)
+ *   start    flowStartMilliseconds (152) > Microseconds (154) > Nanoseconds (156)
+ *            > Seconds (150) > DeltaMicroseconds (158) > SysUpTime (22); end alike
+ *   duration flowDurationMilliseconds (161) > flowDurationMicroseconds (162)
+ *
+ * Times: absolute forms are taken as they are; sysUpTime forms use the v9
+ * header (unix_secs, sysUpTime) or, in IPFIX, systemInitTimeMilliseconds
+ * (160) learned from options or data records. Without it, an IPFIX record's
+ * last uptime value is taken to be the export time (flows are exported when
+ * they end or hit the active timeout), which keeps the duration right. A
+ * missing start is end - duration, a missing end start + duration.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pending.h"
+#include "templates.h"
+
+enum op_code {
+    OP_SKIP = 0,
+    OP_VARLEN,
+    OP_BYTES, OP_PACKETS, OP_PROTO, OP_TOS, OP_TCP_FLAGS,
+    OP_SRC_PORT, OP_DST_PORT,
+    OP_SRC_V4, OP_DST_V4, OP_SRC_V6, OP_DST_V6,
+    OP_IN_IF, OP_OUT_IF,
+    OP_NH_V4, OP_NH_V6, OP_BGP_NH_V4, OP_BGP_NH_V6,
+    OP_SRC_AS, OP_DST_AS, OP_SRC_MASK, OP_DST_MASK,
+    OP_SRC_VLAN, OP_DST_VLAN, OP_SRC_MAC, OP_DST_MAC,
+    OP_MPLS, OP_DIRECTION, OP_FWD_STATUS,
+    OP_ICMP_TC, OP_ICMP_TYPE, OP_ICMP_CODE,
+    OP_POST_SRC_V4, OP_POST_DST_V4, OP_POST_SRC_V6, OP_POST_DST_V6,
+    OP_POST_SRC_PORT, OP_POST_DST_PORT,
+    OP_IP_VERSION, OP_SAMPLER_ID,
+    OP_REV_BYTES, OP_REV_PACKETS, OP_REV_TOS, OP_REV_TCP_FLAGS,
+    OP_START, OP_END, OP_DUR,
+    OP_PARAM
+};
+
+/* Time forms (struct fs_rec_prog start_form, end_form, dur_form). */
+enum time_form {
+    TF_NONE = 0,
+    TF_UPTIME,   /* ms of sysUpTime */
+    TF_SEC,      /* dateTimeSeconds */
+    TF_MS,       /* dateTimeMilliseconds, or a duration in ms */
+    TF_NTP,      /* dateTimeMicroseconds/Nanoseconds: NTP 64-bit timestamp */
+    TF_DELTA_US, /* microseconds before the export time */
+    TF_US        /* a duration in microseconds */
+};
+
+/* Values collected from one record for resolution after the op loop. */
+enum rec_param {
+    RP_INTERVAL = 0, /* samplingInterval (34) */
+    RP_PKT_INTERVAL, /* samplingPacketInterval (305) */
+    RP_PKT_SPACE,    /* samplingPacketSpace (306) */
+    RP_SIZE,         /* samplingSize (309) */
+    RP_POPULATION,   /* samplingPopulation (310) */
+    RP_RANDOM,       /* samplerRandomInterval (50) */
+    RP_SYS_INIT,     /* systemInitTimeMilliseconds (160) */
+    RP_COUNT
+};
+
+struct rec_params {
+    uint32_t have; /* bit (1 << RP_*) per value seen */
+    uint64_t start, end, dur;
+    uint64_t v[RP_COUNT];
+};
+
+/* Flow fields that several elements compete for; see the top comment. */
+enum slot {
+    S_NONE = 0,
+    S_BYTES, S_PACKETS, S_IN_IF, S_OUT_IF, S_SRC_VLAN, S_DST_VLAN,
+    S_SRC_MAC, S_DST_MAC, S_SAMPLER, S_START, S_END, S_DUR,
+    S_COUNT
+};
+
+/* Which lengths an element may have. */
+enum len_kind {
+    L_UINT = 1, /* reduced-size encoding: 1 to 8 bytes */
+    L_V4,       /* 4 */
+    L_V6,       /* 16 */
+    L_MAC,      /* 6 */
+    L_MPLS,     /* 3 (label stack entry), more is tolerated */
+    L_NTP       /* 8 */
+};
+
+struct ie_map {
+    uint8_t op;
+    uint8_t arg;  /* MPLS position, time form or rec_param */
+    uint8_t slot;
+    uint8_t rank; /* lower wins within a slot */
+    uint8_t len;  /* enum len_kind; 0 = not mapped */
+    uint8_t bit;  /* FS_F_* set by the op, 0xff none */
+};
+
+#define NOBIT 0xff
+#define M(o, l, b) { .op = (o), .len = (l), .bit = (b) }
+#define MS(o, l, b, s, r) { .op = (o), .len = (l), .bit = (b), .slot = (s), .rank = (r) }
+#define MT(o, form, s, r, l, b) { .op = (o), .arg = (form), .len = (l), .bit = (b), .slot = (s), .rank = (r) }
+#define MP(p) { .op = OP_PARAM, .arg = (p), .len = L_UINT, .bit = NOBIT }
+#define MPLS(i) { .op = OP_MPLS, .arg = (i), .len = L_MPLS, .bit = NOBIT }
+
+/* IANA elements (and the v9 field types, which are the same numbers). */
+static const struct ie_map iana_map[] = {
+    [1] = MS(OP_BYTES, L_UINT, FS_F_BYTES, S_BYTES, 0),
+    [2] = MS(OP_PACKETS, L_UINT, FS_F_PACKETS, S_PACKETS, 0),
+    [4] = M(OP_PROTO, L_UINT, FS_F_PROTO),
+    [5] = M(OP_TOS, L_UINT, FS_F_TOS),
+    [6] = M(OP_TCP_FLAGS, L_UINT, FS_F_TCP_FLAGS),
+    [7] = M(OP_SRC_PORT, L_UINT, FS_F_SRC_PORT),
+    [8] = M(OP_SRC_V4, L_V4, FS_F_SRC_ADDR),
+    [9] = M(OP_SRC_MASK, L_UINT, FS_F_SRC_MASK),
+    [10] = MS(OP_IN_IF, L_UINT, FS_F_IN_IF, S_IN_IF, 0),
+    [11] = M(OP_DST_PORT, L_UINT, FS_F_DST_PORT),
+    [12] = M(OP_DST_V4, L_V4, FS_F_DST_ADDR),
+    [13] = M(OP_DST_MASK, L_UINT, FS_F_DST_MASK),
+    [14] = MS(OP_OUT_IF, L_UINT, FS_F_OUT_IF, S_OUT_IF, 0),
+    [15] = M(OP_NH_V4, L_V4, FS_F_NEXT_HOP),
+    [16] = M(OP_SRC_AS, L_UINT, FS_F_SRC_AS),
+    [17] = M(OP_DST_AS, L_UINT, FS_F_DST_AS),
+    [18] = M(OP_BGP_NH_V4, L_V4, FS_F_BGP_NEXT_HOP),
+    [21] = MT(OP_END, TF_UPTIME, S_END, 5, L_UINT, NOBIT),
+    [22] = MT(OP_START, TF_UPTIME, S_START, 5, L_UINT, NOBIT),
+    [23] = MS(OP_BYTES, L_UINT, FS_F_BYTES, S_BYTES, 1),
+    [24] = MS(OP_PACKETS, L_UINT, FS_F_PACKETS, S_PACKETS, 1),
+    [27] = M(OP_SRC_V6, L_V6, FS_F_SRC_ADDR),
+    [28] = M(OP_DST_V6, L_V6, FS_F_DST_ADDR),
+    [29] = M(OP_SRC_MASK, L_UINT, FS_F_SRC_MASK),
+    [30] = M(OP_DST_MASK, L_UINT, FS_F_DST_MASK),
+    [32] = M(OP_ICMP_TC, L_UINT, FS_F_ICMP),
+    [34] = MP(RP_INTERVAL),
+    [48] = MS(OP_SAMPLER_ID, L_UINT, FS_F_SAMPLER_ID, S_SAMPLER, 1),
+    [50] = MP(RP_RANDOM),
+    [56] = MS(OP_SRC_MAC, L_MAC, FS_F_SRC_MAC, S_SRC_MAC, 0),
+    [57] = MS(OP_DST_MAC, L_MAC, FS_F_DST_MAC, S_DST_MAC, 1),
+    [58] = MS(OP_SRC_VLAN, L_UINT, FS_F_SRC_VLAN, S_SRC_VLAN, 0),
+    [59] = MS(OP_DST_VLAN, L_UINT, FS_F_DST_VLAN, S_DST_VLAN, 0),
+    [60] = M(OP_IP_VERSION, L_UINT, FS_F_IP_VERSION),
+    [61] = M(OP_DIRECTION, L_UINT, FS_F_DIRECTION),
+    [62] = M(OP_NH_V6, L_V6, FS_F_NEXT_HOP),
+    [63] = M(OP_BGP_NH_V6, L_V6, FS_F_BGP_NEXT_HOP),
+    [70] = MPLS(0), [71] = MPLS(1), [72] = MPLS(2), [73] = MPLS(3), [74] = MPLS(4),
+    [75] = MPLS(5), [76] = MPLS(6), [77] = MPLS(7), [78] = MPLS(8), [79] = MPLS(9),
+    [80] = MS(OP_DST_MAC, L_MAC, FS_F_DST_MAC, S_DST_MAC, 0),
+    [81] = MS(OP_SRC_MAC, L_MAC, FS_F_SRC_MAC, S_SRC_MAC, 1),
+    [85] = MS(OP_BYTES, L_UINT, FS_F_BYTES, S_BYTES, 2),
+    [86] = MS(OP_PACKETS, L_UINT, FS_F_PACKETS, S_PACKETS, 2),
+    [89] = M(OP_FWD_STATUS, L_UINT, FS_F_FWD_STATUS),
+    [139] = M(OP_ICMP_TC, L_UINT, FS_F_ICMP),
+    [150] = MT(OP_START, TF_SEC, S_START, 3, L_UINT, NOBIT),
+    [151] = MT(OP_END, TF_SEC, S_END, 3, L_UINT, NOBIT),
+    [152] = MT(OP_START, TF_MS, S_START, 0, L_UINT, NOBIT),
+    [153] = MT(OP_END, TF_MS, S_END, 0, L_UINT, NOBIT),
+    [154] = MT(OP_START, TF_NTP, S_START, 1, L_NTP, NOBIT),
+    [155] = MT(OP_END, TF_NTP, S_END, 1, L_NTP, NOBIT),
+    [156] = MT(OP_START, TF_NTP, S_START, 2, L_NTP, NOBIT),
+    [157] = MT(OP_END, TF_NTP, S_END, 2, L_NTP, NOBIT),
+    [158] = MT(OP_START, TF_DELTA_US, S_START, 4, L_UINT, NOBIT),
+    [159] = MT(OP_END, TF_DELTA_US, S_END, 4, L_UINT, NOBIT),
+    [160] = MP(RP_SYS_INIT),
+    [161] = MT(OP_DUR, TF_MS, S_DUR, 0, L_UINT, NOBIT),
+    [162] = MT(OP_DUR, TF_US, S_DUR, 1, L_UINT, NOBIT),
+    [176] = M(OP_ICMP_TYPE, L_UINT, FS_F_ICMP),
+    [177] = M(OP_ICMP_CODE, L_UINT, FS_F_ICMP),
+    [178] = M(OP_ICMP_TYPE, L_UINT, FS_F_ICMP),
+    [179] = M(OP_ICMP_CODE, L_UINT, FS_F_ICMP),
+    [225] = M(OP_POST_SRC_V4, L_V4, FS_F_POST_SRC_ADDR),
+    [226] = M(OP_POST_DST_V4, L_V4, FS_F_POST_DST_ADDR),
+    [227] = M(OP_POST_SRC_PORT, L_UINT, FS_F_POST_SRC_PORT),
+    [228] = M(OP_POST_DST_PORT, L_UINT, FS_F_POST_DST_PORT),
+    [243] = MS(OP_SRC_VLAN, L_UINT, FS_F_SRC_VLAN, S_SRC_VLAN, 1),
+    [252] = MS(OP_IN_IF, L_UINT, FS_F_IN_IF, S_IN_IF, 1),
+    [253] = MS(OP_OUT_IF, L_UINT, FS_F_OUT_IF, S_OUT_IF, 1),
+    [254] = MS(OP_DST_VLAN, L_UINT, FS_F_DST_VLAN, S_DST_VLAN, 1),
+    [281] = M(OP_POST_SRC_V6, L_V6, FS_F_POST_SRC_ADDR),
+    [282] = M(OP_POST_DST_V6, L_V6, FS_F_POST_DST_ADDR),
+    [302] = MS(OP_SAMPLER_ID, L_UINT, FS_F_SAMPLER_ID, S_SAMPLER, 0),
+    [305] = MP(RP_PKT_INTERVAL),
+    [306] = MP(RP_PKT_SPACE),
+    [309] = MP(RP_SIZE),
+    [310] = MP(RP_POPULATION),
+};
+
+/* RFC 5103 reverse elements: the forward element's id under PEN 29305. */
+static const struct ie_map rev_bytes = M(OP_REV_BYTES, L_UINT, FS_F_REV_BYTES);
+static const struct ie_map rev_packets = M(OP_REV_PACKETS, L_UINT, FS_F_REV_PACKETS);
+static const struct ie_map rev_tos = M(OP_REV_TOS, L_UINT, FS_F_REV_TOS);
+static const struct ie_map rev_flags = M(OP_REV_TCP_FLAGS, L_UINT, FS_F_REV_TCP_FLAGS);
+
+static const struct ie_map *ie_lookup(const struct fs_tpl_field *fl)
+{
+    const struct ie_map *m = NULL;
+
+    if (fl->pen == 0) {
+        if (fl->id < sizeof(iana_map) / sizeof(iana_map[0]))
+            m = &iana_map[fl->id];
+    } else if (fl->pen == FS_PEN_REVERSE) {
+        switch (fl->id) {
+        case 1: m = &rev_bytes; break;
+        case 2: m = &rev_packets; break;
+        case 5: m = &rev_tos; break;
+        case 6: m = &rev_flags; break;
+        default: break;
+        }
+    }
+    if (m == NULL || m->len == 0)
+        return NULL;
+    switch (m->len) {
+    case L_UINT: return fl->len >= 1 && fl->len <= 8 ? m : NULL;
+    case L_V4: return fl->len == 4 ? m : NULL;
+    case L_V6: return fl->len == 16 ? m : NULL;
+    case L_MAC: return fl->len == 6 ? m : NULL;
+    case L_MPLS: return fl->len >= 3 && fl->len != FS_VARLEN && m->arg < FS_FLOW_MPLS_MAX ? m : NULL;
+    case L_NTP: return fl->len == 8 ? m : NULL;
+    default: return NULL;
+    }
+}
+
+/* v9 scope fields use their own type numbers (1 = System, 2 = Interface, ...)
+ * that must not be read as elements. */
+static bool field_is_v9_scope(const struct fs_tpl_def *def, size_t i)
+{
+    return def->version == 9 && i < def->nscope;
+}
+
+static bool field_is_varlen(const struct fs_tpl_def *def, const struct fs_tpl_field *fl)
+{
+    return def->version == 10 && fl->len == FS_VARLEN;
+}
+
+struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **why)
+{
+    uint8_t best[S_COUNT];
+    size_t fixed = 0, nvar = 0;
+
+    *why = NULL;
+    if (def->nfields == 0) {
+        *why = "template has no fields";
+        return NULL;
+    }
+    if (def->nfields > FS_TPL_MAX_FIELDS) {
+        *why = "template has too many fields";
+        return NULL;
+    }
+    memset(best, 0xff, sizeof(best));
+    for (size_t i = 0; i < def->nfields; i++) {
+        const struct fs_tpl_field *fl = &def->fields[i];
+        const struct ie_map *m;
+
+        if (field_is_varlen(def, fl)) {
+            nvar++;
+            continue;
+        }
+        fixed += fl->len;
+        if (field_is_v9_scope(def, i) || (m = ie_lookup(fl)) == NULL)
+            continue;
+        if (m->slot != S_NONE && m->rank < best[m->slot])
+            best[m->slot] = m->rank;
+    }
+    if (fixed + nvar > 65535) {
+        *why = "template records are longer than 65535 bytes";
+        return NULL;
+    }
+    if (fixed + nvar == 0) {
+        *why = "template records have no length";
+        return NULL;
+    }
+
+    /* At most one op per field plus the skips between them. */
+    struct fs_rec_prog *g = calloc(1, sizeof(*g) + (2 * (size_t)def->nfields + 1) * sizeof(struct fs_op));
+    if (g == NULL)
+        return NULL;
+    g->min_len = (uint16_t)(fixed + nvar);
+    g->varlen = nvar > 0;
+
+    size_t skip = 0;
+    struct fs_op *seg = NULL; /* last variable-length op: collects the fixed bytes after it */
+    for (size_t i = 0; i < def->nfields; i++) {
+        const struct fs_tpl_field *fl = &def->fields[i];
+        const struct ie_map *m = NULL;
+        struct fs_op *op;
+
+        if (!field_is_varlen(def, fl)) {
+            if (seg)
+                seg->len = (uint16_t)(seg->len + fl->len);
+            if (!field_is_v9_scope(def, i))
+                m = ie_lookup(fl);
+            if (m && m->slot != S_NONE && m->rank != best[m->slot])
+                m = NULL;
+            if (m == NULL) {
+                skip += fl->len;
+                continue;
+            }
+        }
+        if (skip) {
+            g->ops[g->nops++] = (struct fs_op){ .code = OP_SKIP, .len = (uint16_t)skip };
+            skip = 0;
+        }
+        op = &g->ops[g->nops++];
+        if (m == NULL) {
+            *op = (struct fs_op){ .code = OP_VARLEN };
+            seg = op;
+            continue;
+        }
+        *op = (struct fs_op){ .code = m->op, .len = fl->len };
+        if (m->bit != NOBIT)
+            g->present |= UINT64_C(1) << m->bit;
+        switch (m->op) {
+        case OP_MPLS:
+            op->arg = m->arg;
+            g->mpls_mask |= (uint8_t)(1u << m->arg);
+            break;
+        case OP_PARAM:
+            op->arg = m->arg;
+            g->has_params = true;
+            break;
+        case OP_START: g->start_form = m->arg; break;
+        case OP_END: g->end_form = m->arg; break;
+        case OP_DUR: g->dur_form = m->arg; break;
+        default: break;
+        }
+    }
+    if (skip)
+        g->ops[g->nops++] = (struct fs_op){ .code = OP_SKIP, .len = (uint16_t)skip };
+    return g;
+}
+
+/* Reads an unsigned integer of 1 to 8 bytes (reduced-size encoding). */
+static inline uint64_t get_uint(const uint8_t *p, unsigned n)
+{
+    switch (n) {
+    case 1: return p[0];
+    case 2: return fs_get16(p);
+    case 4: return fs_get32(p);
+    case 8: return fs_get64(p);
+    default: {
+        uint64_t v = 0;
+        for (unsigned i = 0; i < n; i++)
+            v = v << 8 | p[i];
+        return v;
+    }
+    }
+}
+
+static inline void set_ip(fs_ip *ip, const uint8_t *p, unsigned n)
+{
+    ip->af = n == 4 ? 4 : 6;
+    memcpy(ip->b, p, n);
+}
+
+/*
+ * Runs the ops of one record. Returns the bytes it took, 0 when what is left
+ * is shorter than any record (padding), or -1 when a variable-length field
+ * runs past the end. Only the fields the template has are written.
+ */
+static long rec_run(const struct fs_rec_prog *g, const uint8_t *p, size_t rest,
+                    struct fs_flow *f, struct rec_params *r)
+{
+    const uint8_t *q = p, *end = p + rest;
+
+    if (rest < g->min_len)
+        return 0;
+    for (const struct fs_op *op = g->ops, *oe = g->ops + g->nops; op < oe; op++) {
+        unsigned n = op->len;
+
+        switch ((enum op_code)op->code) {
+        case OP_SKIP: break;
+        case OP_VARLEN: {
+            size_t vl;
+            if (q >= end)
+                return -1;
+            vl = *q++;
+            if (vl == 255) {
+                if (end - q < 2)
+                    return -1;
+                vl = fs_get16(q);
+                q += 2;
+            }
+            if ((size_t)(end - q) < vl + n)
+                return -1;
+            q += vl;
+            continue;
+        }
+        case OP_BYTES: f->bytes = get_uint(q, n); break;
+        case OP_PACKETS: f->packets = get_uint(q, n); break;
+        case OP_PROTO: f->proto = (uint8_t)get_uint(q, n); break;
+        case OP_TOS: f->tos = (uint8_t)get_uint(q, n); break;
+        case OP_TCP_FLAGS: f->tcp_flags = (uint8_t)get_uint(q, n); break;
+        case OP_SRC_PORT: f->src_port = (uint16_t)get_uint(q, n); break;
+        case OP_DST_PORT: f->dst_port = (uint16_t)get_uint(q, n); break;
+        case OP_SRC_V4: case OP_SRC_V6: set_ip(&f->src_addr, q, n); break;
+        case OP_DST_V4: case OP_DST_V6: set_ip(&f->dst_addr, q, n); break;
+        case OP_IN_IF: f->in_if = (uint32_t)get_uint(q, n); break;
+        case OP_OUT_IF: f->out_if = (uint32_t)get_uint(q, n); break;
+        case OP_NH_V4: case OP_NH_V6: set_ip(&f->next_hop, q, n); break;
+        case OP_BGP_NH_V4: case OP_BGP_NH_V6: set_ip(&f->bgp_next_hop, q, n); break;
+        case OP_SRC_AS: f->src_as = (uint32_t)get_uint(q, n); break;
+        case OP_DST_AS: f->dst_as = (uint32_t)get_uint(q, n); break;
+        case OP_SRC_MASK: f->src_mask = (uint8_t)get_uint(q, n); break;
+        case OP_DST_MASK: f->dst_mask = (uint8_t)get_uint(q, n); break;
+        case OP_SRC_VLAN: f->src_vlan = (uint16_t)get_uint(q, n); break;
+        case OP_DST_VLAN: f->dst_vlan = (uint16_t)get_uint(q, n); break;
+        case OP_SRC_MAC: memcpy(f->src_mac, q, 6); break;
+        case OP_DST_MAC: memcpy(f->dst_mac, q, 6); break;
+        case OP_MPLS: f->mpls[op->arg] = (uint32_t)q[0] << 16 | (uint32_t)q[1] << 8 | q[2]; break;
+        case OP_DIRECTION: f->direction = (uint8_t)get_uint(q, n); break;
+        case OP_FWD_STATUS: f->fwd_status = (uint8_t)get_uint(q, n); break;
+        case OP_ICMP_TC: {
+            uint16_t tc = (uint16_t)get_uint(q, n);
+            f->icmp_type = (uint8_t)(tc >> 8);
+            f->icmp_code = (uint8_t)tc;
+            break;
+        }
+        case OP_ICMP_TYPE: f->icmp_type = (uint8_t)get_uint(q, n); break;
+        case OP_ICMP_CODE: f->icmp_code = (uint8_t)get_uint(q, n); break;
+        case OP_POST_SRC_V4: case OP_POST_SRC_V6: set_ip(&f->post_src_addr, q, n); break;
+        case OP_POST_DST_V4: case OP_POST_DST_V6: set_ip(&f->post_dst_addr, q, n); break;
+        case OP_POST_SRC_PORT: f->post_src_port = (uint16_t)get_uint(q, n); break;
+        case OP_POST_DST_PORT: f->post_dst_port = (uint16_t)get_uint(q, n); break;
+        case OP_IP_VERSION: f->ip_version = (uint8_t)get_uint(q, n); break;
+        case OP_SAMPLER_ID: f->sampler_id = (uint32_t)get_uint(q, n); break;
+        case OP_REV_BYTES: f->rev_bytes = get_uint(q, n); break;
+        case OP_REV_PACKETS: f->rev_packets = get_uint(q, n); break;
+        case OP_REV_TOS: f->rev_tos = (uint8_t)get_uint(q, n); break;
+        case OP_REV_TCP_FLAGS: f->rev_tcp_flags = (uint8_t)get_uint(q, n); break;
+        case OP_START: r->start = get_uint(q, n); break;
+        case OP_END: r->end = get_uint(q, n); break;
+        case OP_DUR: r->dur = get_uint(q, n); break;
+        case OP_PARAM:
+            r->v[op->arg] = get_uint(q, n);
+            r->have |= 1u << op->arg;
+            break;
+        }
+        q += n;
+    }
+    return q - p;
+}
+
+/* The label stack ends at the bottom-of-stack bit, or at the first position
+ * the template lacks or the exporter left zero. */
+static void mpls_finish(struct fs_flow *f, uint8_t mask)
+{
+    unsigned n = 0;
+
+    while (n < FS_FLOW_MPLS_MAX && (mask >> n & 1u) && f->mpls[n] != 0) {
+        n++;
+        if (f->mpls[n - 1] & 1u)
+            break;
+    }
+    f->mpls_count = (uint8_t)n;
+    if (n)
+        FS_FLOW_SET(f, FS_F_MPLS);
+}
+
+static uint32_t ratio(uint64_t num, uint64_t den)
+{
+    uint64_t r = (num + den / 2) / den;
+
+    if (r == 0)
+        return 1;
+    return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+}
+
+#define HAVE(r, p) ((r)->have >> (p) & 1u)
+
+/* The sampling rate a record states, 0 if none: samplingInterval, then the
+ * PSAMP systematic count-based (interval + space) and random n-out-of-N
+ * (population / size) parameters, then samplerRandomInterval. */
+static uint32_t params_rate(const struct rec_params *r)
+{
+    if (HAVE(r, RP_INTERVAL) && r->v[RP_INTERVAL])
+        return ratio(r->v[RP_INTERVAL], 1);
+    if (HAVE(r, RP_PKT_INTERVAL) && HAVE(r, RP_PKT_SPACE) && r->v[RP_PKT_INTERVAL])
+        return ratio(r->v[RP_PKT_INTERVAL] + r->v[RP_PKT_SPACE], r->v[RP_PKT_INTERVAL]);
+    if (HAVE(r, RP_SIZE) && HAVE(r, RP_POPULATION) && r->v[RP_SIZE])
+        return ratio(r->v[RP_POPULATION], r->v[RP_SIZE]);
+    if (HAVE(r, RP_RANDOM) && r->v[RP_RANDOM])
+        return ratio(r->v[RP_RANDOM], 1);
+    return 0;
+}
+
+#define NTP_UNIX_OFFSET UINT64_C(2208988800) /* seconds from 1900 to 1970 */
+
+/* NTP timestamps (RFC 7011 dateTimeMicroseconds/Nanoseconds) to epoch ms.
+ * Seconds below the 1970 offset belong to NTP era 1 (after 2036). */
+static uint64_t ntp_to_ms(uint64_t v)
+{
+    uint64_t sec = v >> 32, frac = v & 0xffffffffu;
+
+    if (sec < NTP_UNIX_OFFSET)
+        sec += UINT64_C(1) << 32;
+    return (sec - NTP_UNIX_OFFSET) * 1000 + ((frac * 1000) >> 32);
+}
+
+/* `base + v` moved by whole 2^32 ms uptime wraps to within 2^31 ms of the
+ * export time. */
+static uint64_t near_export(uint64_t base, uint32_t v, uint64_t export_ms)
+{
+    const uint64_t wrap = UINT64_C(1) << 32, half = wrap >> 1;
+    uint64_t t = base + v;
+
+    if (export_ms > t + half) {
+        t += (export_ms - t + half) / wrap * wrap;
+    } else if (t > export_ms + half) {
+        uint64_t k = (t - export_ms - half + wrap - 1) / wrap;
+        if (k > t / wrap)
+            k = t / wrap;
+        t -= k * wrap;
+    }
+    return t;
+}
+
+static uint64_t time_to_ms(uint8_t form, uint64_t v, const struct fs_msg *m, uint64_t export_ms,
+                           uint64_t init_ms)
+{
+    switch (form) {
+    case TF_UPTIME:
+        if (m->version == 9)
+            return fs_uptime_to_ms(export_ms, m->sys_uptime, (uint32_t)v);
+        return near_export(init_ms, (uint32_t)v, export_ms);
+    case TF_SEC: return v * 1000;
+    case TF_MS: return v;
+    case TF_NTP: return ntp_to_ms(v);
+    case TF_DELTA_US: return v / 1000 < export_ms ? export_ms - v / 1000 : 0;
+    default: return 0;
+    }
+}
+
+static void resolve_times(const struct fs_rec_prog *g, const struct rec_params *r,
+                          const struct fs_msg *m, const struct fs_domain *dom, struct fs_flow *f)
+{
+    uint64_t export_ms = (uint64_t)m->export_secs * 1000, init_ms = 0;
+    bool has_start = g->start_form != TF_NONE, has_end = g->end_form != TF_NONE;
+
+    if (m->version == 10 && (g->start_form == TF_UPTIME || g->end_form == TF_UPTIME)) {
+        uint32_t last = (uint32_t)(g->end_form == TF_UPTIME ? r->end : r->start);
+        init_ms = dom->sys_init_ms ? dom->sys_init_ms
+                  : export_ms > last ? export_ms - last : 0;
+    }
+    if (has_start)
+        f->start_ms = time_to_ms(g->start_form, r->start, m, export_ms, init_ms);
+    if (has_end)
+        f->end_ms = time_to_ms(g->end_form, r->end, m, export_ms, init_ms);
+    if (g->dur_form != TF_NONE && has_start != has_end) {
+        uint64_t dur = g->dur_form == TF_US ? r->dur / 1000 : r->dur;
+        if (has_end)
+            f->start_ms = f->end_ms > dur ? f->end_ms - dur : 0;
+        else
+            f->end_ms = f->start_ms + dur;
+        has_start = has_end = true;
+    }
+    if (has_start)
+        FS_FLOW_SET(f, FS_F_START);
+    if (has_end)
+        FS_FLOW_SET(f, FS_F_END);
+}
+
+static bool prog_has(const struct fs_rec_prog *g, unsigned bit)
+{
+    return g->present >> bit & 1u;
+}
+
+/* An options data record: sampling parameters and systemInitTimeMilliseconds
+ * for the domain. Other option values are not kept. */
+static void options_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
+                           const struct fs_flow *f, const struct rec_params *r,
+                           struct fs_domain *dom)
+{
+    uint32_t rate = params_rate(r);
+
+    if (HAVE(r, RP_SYS_INIT) && r->v[RP_SYS_INIT])
+        dom->sys_init_ms = r->v[RP_SYS_INIT];
+    if (rate)
+        fs_sampling_set(dom, prog_has(g, FS_F_SAMPLER_ID), f->sampler_id, rate);
+    FS_COUNT(c, options_records, 1);
+}
+
+static void data_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
+                        struct fs_flow *f, const struct rec_params *r,
+                        const struct fs_msg *m, struct fs_domain *dom)
+{
+    uint32_t record_rate = 0;
+
+    f->version = m->version;
+    f->domain = m->domain;
+    f->present |= g->present;
+    if (g->mpls_mask)
+        mpls_finish(f, g->mpls_mask);
+    if (g->has_params) {
+        if (HAVE(r, RP_SYS_INIT) && r->v[RP_SYS_INIT])
+            dom->sys_init_ms = r->v[RP_SYS_INIT];
+        record_rate = params_rate(r);
+    }
+    if (g->start_form || g->end_form || g->dur_form)
+        resolve_times(g, r, m, dom, f);
+    fs_flow_apply_sampling(c, f, fs_sampling_rate(c, dom, prog_has(g, FS_F_SAMPLER_ID),
+                                                  f->sampler_id, record_rate));
+    fs_flow_check_clock(c, f);
+    fs_ctx_commit(c);
+}
+
+int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_msg *m,
+                      const struct fs_tpl *t, const uint8_t *p, size_t len)
+{
+    const struct fs_rec_prog *g = t->prog;
+    struct fs_domain *dom = fs_ctx_domain(c, m->domain, m->version);
+    struct fs_flow scratch;
+    struct rec_params r;
+    size_t off = 0;
+    int n = 0;
+
+    if (dom == NULL)
+        return -1;
+    if (t->def.options)
+        memset(&scratch, 0, sizeof(scratch));
+    while (off < len) {
+        struct fs_flow *f = t->def.options ? &scratch : fs_ctx_flow(c);
+        long used;
+
+        r.have = 0;
+        used = rec_run(g, p + off, len - off, f, &r);
+        if (used == 0)
+            break;
+        if (used < 0)
+            return fs_ctx_error(c, FS_ERR_FIELD_LENGTH,
+                                "v%u domain %u template %u: variable-length field "
+                                "past the end of record %d", m->version, m->domain,
+                                t->def.id, n + 1);
+        if (t->def.options)
+            options_record(c, g, f, &r, dom);
+        else
+            data_record(c, g, f, &r, m, dom);
+        off += (size_t)used;
+        n++;
+    }
+    return n;
+}
+
+int fs_rec_data_set(struct fs_decode_ctx *c, const struct fs_msg *m, uint16_t tpl_id,
+                    const uint8_t *p, size_t len, bool *waited)
+{
+    const struct fs_tpl *t = fs_tpl_find(c->exp->templates, m->domain, m->version, tpl_id);
+
+    if (len == 0)
+        return 0;
+    if (t)
+        return fs_rec_decode_set(c, m, t, p, len);
+    *waited = true;
+    return fs_pending_hold(c, m, tpl_id, p, len);
+}
+
+int fs_rec_next_set(struct fs_decode_ctx *c, const struct fs_msg *m, const uint8_t *p,
+                    size_t len, size_t *off, uint16_t *id, const uint8_t **body,
+                    size_t *blen)
+{
+    size_t rest = len - *off, slen;
+
+    if (rest < 4)
+        return 0;
+    *id = fs_get16(p + *off);
+    slen = fs_get16(p + *off + 2);
+    if (slen < 4)
+        return fs_ctx_error(c, FS_ERR_SET_LENGTH,
+                            "v%u domain %u: set %u at offset %zu: length %zu is shorter "
+                            "than the set header", m->version, m->domain, *id, *off, slen);
+    if (slen > rest)
+        return fs_ctx_error(c, FS_ERR_SET_LENGTH,
+                            "v%u domain %u: set %u at offset %zu: length %zu runs past the "
+                            "end (%zu bytes left)", m->version, m->domain, *id, *off, slen, rest);
+    *body = p + *off + 4;
+    *blen = slen - 4;
+    *off += slen;
+    return 1;
+}
+
+bool fs_rec_is_padding(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}

@@ -1,0 +1,108 @@
+/*
+ * record.h - compiled templates and data records (NetFlow v9 and IPFIX).
+ *
+ * A template is compiled once, when it arrives, into a short list of ops:
+ * one per field that flowsentry maps, with the fields it does not map merged
+ * into skips. Decoding a data record is then a loop over the ops with a
+ * switch, writing straight into struct fs_flow. Values that need the whole
+ * record before they mean anything (times in their many forms, sampling
+ * parameters, systemInitTimeMilliseconds) are collected on the way and
+ * resolved after the loop.
+ *
+ * Which of several fields that say the same thing wins (octetDeltaCount over
+ * postOctetDeltaCount over octetTotalCount, flowStartMilliseconds over
+ * flowStartSysUpTime, ...) is decided at compile time, so the per-record loop
+ * never tests for it.
+ */
+#ifndef FS_RECORD_H
+#define FS_RECORD_H
+
+#include "exporter.h"
+
+/* Private Enterprise Number of RFC 5103 reverse Information Elements. */
+#define FS_PEN_REVERSE 29305u
+
+/* IPFIX: a field length that announces a variable-length field. */
+#define FS_VARLEN 65535u
+
+/* Templates with more fields than this are refused as absurd: no exporter
+ * sends anything close, and it bounds the memory one template can take. */
+#define FS_TPL_MAX_FIELDS 1024
+
+/* One field of a template, as announced on the wire. */
+struct fs_tpl_field {
+    uint16_t id;  /* IE id (enterprise bit cleared) or v9 field type */
+    uint16_t len; /* FS_VARLEN (IPFIX only) for variable length */
+    uint32_t pen; /* enterprise number, 0 for IANA */
+};
+
+/* A template definition: everything needed to compile it, compare it with a
+ * refresh, and save it. */
+struct fs_tpl_def {
+    uint32_t domain;
+    uint16_t version;   /* 9 or 10 */
+    uint16_t id;
+    bool options;       /* options template: its records configure, not count */
+    uint16_t nscope;    /* leading scope fields (options templates) */
+    uint16_t nfields;   /* scope fields included */
+    const struct fs_tpl_field *fields;
+};
+
+/* One op: what to do with the next `len` bytes of the record. */
+struct fs_op {
+    uint8_t code;
+    uint8_t arg;        /* MPLS stack position */
+    uint16_t len;       /* field length; for a variable-length field, the fixed
+                           bytes that follow it up to the next one */
+};
+
+/* A compiled template. */
+struct fs_rec_prog {
+    uint64_t present;   /* FS_F_* bits every record of this template sets */
+    uint16_t min_len;   /* shortest possible record: less is padding */
+    uint16_t nops;
+    uint8_t start_form, end_form, dur_form; /* chosen time fields, 0 if none */
+    uint8_t mpls_mask;  /* stack positions present, bit i = entry i */
+    bool has_params;    /* sampling or systemInitTime fields to resolve */
+    bool varlen;
+    struct fs_op ops[];
+};
+
+/* Compiles a definition. Returns NULL with a reason in `*why` when the
+ * template cannot describe a decodable record (no fields, total length over
+ * 65535, zero-length records), or with `*why` NULL when out of memory. */
+struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **why);
+
+/* The header context a data set is decoded in. Kept with sets that wait for
+ * their template, so that they decode later exactly as they would have. */
+struct fs_msg {
+    uint16_t version;
+    uint32_t domain;
+    uint32_t export_secs;
+    uint32_t sys_uptime; /* v9 only */
+    uint64_t now_ms;     /* receive time */
+};
+
+/* Walks the sets of a message: reads the set at `*off` of `p[0..len)`.
+ * Returns 1 with the set id and body, 0 at the end (fewer than 4 bytes
+ * left: `*off` stays on them), or -1 after counting FS_ERR_SET_LENGTH. */
+int fs_rec_next_set(struct fs_decode_ctx *c, const struct fs_msg *m, const uint8_t *p,
+                    size_t len, size_t *off, uint16_t *id, const uint8_t **body,
+                    size_t *blen);
+
+/* True when the `n` bytes at `p` are all zero: set padding. */
+bool fs_rec_is_padding(const uint8_t *p, size_t n);
+
+/* Decodes one data set (body without the 4-byte set header) with template
+ * `tpl_id`, or holds it until the template arrives. Returns the number of
+ * records decoded, or -1 after counting the damage. `*waited` is set when
+ * the set was held. */
+int fs_rec_data_set(struct fs_decode_ctx *c, const struct fs_msg *m, uint16_t tpl_id,
+                    const uint8_t *p, size_t len, bool *waited);
+
+/* Decodes the records of one set whose template is known. Same return. */
+struct fs_tpl;
+int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_msg *m,
+                      const struct fs_tpl *t, const uint8_t *p, size_t len);
+
+#endif

@@ -1,0 +1,1338 @@
+/*
+ * msg.c - msgpack codecs for the bus messages (schema: docs/messages.md),
+ * and the per-sender sequence gap tracker of receivers.
+ *
+ * Writing: the envelope and stats go through msgpack-c's packer. Flows, the
+ * hot path, are written straight into the buffer after reserving room for
+ * the largest possible flow once: msgpack-c's packer makes one indirect call
+ * per item, about fifty per flow, which alone would cap a core well below the
+ * target rate. Counts that are known only at the end (flows in a batch,
+ * groups, counters, keys of a flow) are written fixed-width and patched.
+ *
+ * Reading: a bounded cursor over the buffer, no allocation but the result.
+ * msgpack-c's unpacker is not used because it allocates whatever element
+ * count a message claims before checking that the bytes are there: a few
+ * bytes off the network could ask for gigabytes. Here the whole message is
+ * first walked once to tell truncated input and garbage apart from a
+ * well-formed message with a wrong shape, which also proves every count
+ * fits the bytes present before anything is allocated from it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include "msg.h"
+
+/* ------------------------------------------------------------------ */
+/* Growable output buffer with a sticky out-of-memory flag, so that a run of
+ * writes needs one check at the end. */
+
+struct wbuf {
+    uint8_t *data;
+    size_t len, cap;
+    bool oom;
+};
+
+static int wb_grow(struct wbuf *w, size_t need)
+{
+    size_t cap = w->cap ? w->cap : 4096;
+    while (cap - w->len < need) {
+        if (cap > SIZE_MAX / 2) {
+            w->oom = true;
+            return -1;
+        }
+        cap *= 2;
+    }
+    uint8_t *d = realloc(w->data, cap);
+    if (!d) {
+        w->oom = true;
+        return -1;
+    }
+    w->data = d;
+    w->cap = cap;
+    return 0;
+}
+
+static inline int wb_reserve(struct wbuf *w, size_t need)
+{
+    if (w->oom)
+        return -1;
+    if (w->cap - w->len >= need)
+        return 0;
+    return wb_grow(w, need);
+}
+
+/* msgpack_packer write callback. */
+static int wb_write(void *data, const char *buf, size_t len)
+{
+    struct wbuf *w = data;
+    if (wb_reserve(w, len) != 0)
+        return -1;
+    memcpy(w->data + w->len, buf, len);
+    w->len += len;
+    return 0;
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    put_be32(p, (uint32_t)(v >> 32));
+    put_be32(p + 4, (uint32_t)v);
+}
+
+/* Appends a marker byte and `width` zero bytes to be patched later; returns
+ * the offset of the zero bytes. */
+static size_t wb_placeholder(struct wbuf *w, uint8_t marker, size_t width)
+{
+    if (wb_reserve(w, 1 + width) != 0)
+        return 0;
+    w->data[w->len] = marker;
+    memset(w->data + w->len + 1, 0, width);
+    w->len += 1 + width;
+    return w->len - width;
+}
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+/* Writes the envelope of a map with `body_keys` more keys; returns the
+ * offset of the 8-byte sequence number. */
+static size_t write_envelope(struct wbuf *w, msgpack_packer *pk, enum fs_msg_type type,
+                             const char *sender, unsigned body_keys)
+{
+    msgpack_pack_map(pk, 4 + body_keys);
+    pack_cstr(pk, "type");
+    pack_cstr(pk, fs_msg_type_name(type));
+    pack_cstr(pk, "v");
+    msgpack_pack_unsigned_int(pk, FS_MSG_VERSION);
+    pack_cstr(pk, "sender");
+    pack_cstr(pk, sender);
+    pack_cstr(pk, "seq");
+    return wb_placeholder(w, 0xcf, 8);
+}
+
+static bool sender_ok(const char *sender)
+{
+    size_t n = sender ? strlen(sender) : 0;
+    return n > 0 && n < FS_MSG_SENDER_MAX;
+}
+
+const char *fs_msg_type_name(enum fs_msg_type type)
+{
+    switch (type) {
+    case FS_MSG_FLOWS:
+        return "flows";
+    case FS_MSG_STATS:
+        return "stats";
+    }
+    return NULL;
+}
+
+int fs_msg_default_sender(const char *program, char *out, size_t cap)
+{
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    int n = snprintf(out, cap, "%s@%s", program, host);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Flow encoding. */
+
+/* Largest encoding of one flow: at most 48 keys of at most 3 bytes, each
+ * value at most a 16-byte bin (18 bytes), plus the map16 header. */
+#define FLOW_ENC_MAX 1024
+
+static inline uint8_t *put_uint(uint8_t *p, uint64_t v)
+{
+    if (v < 0x80) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    if (v <= UINT8_MAX) {
+        p[0] = 0xcc;
+        p[1] = (uint8_t)v;
+        return p + 2;
+    }
+    if (v <= UINT16_MAX) {
+        p[0] = 0xcd;
+        put_be16(p + 1, (uint16_t)v);
+        return p + 3;
+    }
+    if (v <= UINT32_MAX) {
+        p[0] = 0xce;
+        put_be32(p + 1, (uint32_t)v);
+        return p + 5;
+    }
+    p[0] = 0xcf;
+    put_be64(p + 1, v);
+    return p + 9;
+}
+
+static inline uint8_t *put_bin(uint8_t *p, const uint8_t *b, uint8_t n)
+{
+    p[0] = 0xc4;
+    p[1] = n;
+    memcpy(p + 2, b, n);
+    return p + 2 + n;
+}
+
+/* The IE ids of docs/messages.md. */
+enum {
+    IE_BYTES = 1, IE_PACKETS = 2, IE_PROTO = 4, IE_TOS = 5, IE_TCP_FLAGS = 6,
+    IE_SRC_PORT = 7, IE_SRC_V4 = 8, IE_SRC_MASK = 9, IE_IN_IF = 10,
+    IE_DST_PORT = 11, IE_DST_V4 = 12, IE_DST_MASK = 13, IE_OUT_IF = 14,
+    IE_NEXT_HOP_V4 = 15, IE_SRC_AS = 16, IE_DST_AS = 17, IE_BGP_NEXT_HOP_V4 = 18,
+    IE_SRC_V6 = 27, IE_DST_V6 = 28, IE_SAMPLING = 34, IE_SAMPLER_ID = 48,
+    IE_SRC_MAC = 56, IE_SRC_VLAN = 58, IE_DST_VLAN = 59, IE_IP_VERSION = 60,
+    IE_DIRECTION = 61, IE_NEXT_HOP_V6 = 62, IE_BGP_NEXT_HOP_V6 = 63,
+    IE_MPLS_FIRST = 70, IE_MPLS_LAST = 75, IE_DST_MAC = 80, IE_FWD_STATUS = 89,
+    IE_EXPORTER_V4 = 130, IE_EXPORTER_V6 = 131, IE_DOMAIN = 149,
+    IE_START_MS = 152, IE_END_MS = 153, IE_ICMP_TYPE = 176, IE_ICMP_CODE = 177,
+    IE_POST_SRC_V4 = 225, IE_POST_DST_V4 = 226, IE_POST_SRC_PORT = 227,
+    IE_POST_DST_PORT = 228, IE_POST_SRC_V6 = 281, IE_POST_DST_V6 = 282,
+    IE_REVERSE = 32768,
+    IE_REV_BYTES = IE_REVERSE + IE_BYTES, IE_REV_PACKETS = IE_REVERSE + IE_PACKETS,
+    IE_REV_TOS = IE_REVERSE + IE_TOS, IE_REV_TCP_FLAGS = IE_REVERSE + IE_TCP_FLAGS,
+    KEY_VERSION = -1, KEY_FLAGS = -2
+};
+
+static inline uint8_t *put_addr(uint8_t *p, unsigned *n, unsigned k4, unsigned k6,
+                                const fs_ip *ip)
+{
+    if (ip->af == 4) {
+        p = put_bin(put_uint(p, k4), ip->b, 4);
+        ++*n;
+    } else if (ip->af == 6) {
+        p = put_bin(put_uint(p, k6), ip->b, 16);
+        ++*n;
+    }
+    return p;
+}
+
+static uint8_t *put_flow(uint8_t *p, const struct fs_flow *f)
+{
+    uint8_t *head = p;
+    unsigned n = 0;
+
+    p += 3; /* map16 header, patched below */
+#define PUT_U(key, val) (p = put_uint(put_uint(p, (key)), (val)), n++)
+#define OPT_U(bit, key, val)                  \
+    do {                                      \
+        if (FS_FLOW_HAS(f, bit))              \
+            PUT_U(key, val);                  \
+    } while (0)
+#define OPT_ADDR(bit, k4, k6, ip)             \
+    do {                                      \
+        if (FS_FLOW_HAS(f, bit))              \
+            p = put_addr(p, &n, k4, k6, &(ip)); \
+    } while (0)
+
+    p = put_addr(p, &n, IE_EXPORTER_V4, IE_EXPORTER_V6, &f->exporter);
+    *p++ = 0xff; /* -1 */
+    p = put_uint(p, f->version);
+    n++;
+    PUT_U(IE_DOMAIN, f->domain);
+    if (f->flags) {
+        *p++ = 0xfe; /* -2 */
+        p = put_uint(p, f->flags);
+        n++;
+    }
+    OPT_ADDR(FS_F_SRC_ADDR, IE_SRC_V4, IE_SRC_V6, f->src_addr);
+    OPT_ADDR(FS_F_DST_ADDR, IE_DST_V4, IE_DST_V6, f->dst_addr);
+    OPT_U(FS_F_SRC_PORT, IE_SRC_PORT, f->src_port);
+    OPT_U(FS_F_DST_PORT, IE_DST_PORT, f->dst_port);
+    OPT_U(FS_F_PROTO, IE_PROTO, f->proto);
+    OPT_U(FS_F_TOS, IE_TOS, f->tos);
+    OPT_U(FS_F_TCP_FLAGS, IE_TCP_FLAGS, f->tcp_flags);
+    OPT_U(FS_F_PACKETS, IE_PACKETS, f->packets);
+    OPT_U(FS_F_BYTES, IE_BYTES, f->bytes);
+    OPT_U(FS_F_IN_IF, IE_IN_IF, f->in_if);
+    OPT_U(FS_F_OUT_IF, IE_OUT_IF, f->out_if);
+    OPT_U(FS_F_START, IE_START_MS, f->start_ms);
+    OPT_U(FS_F_END, IE_END_MS, f->end_ms);
+    OPT_U(FS_F_SAMPLING, IE_SAMPLING, f->sampling_rate);
+    OPT_U(FS_F_SAMPLER_ID, IE_SAMPLER_ID, f->sampler_id);
+    OPT_ADDR(FS_F_NEXT_HOP, IE_NEXT_HOP_V4, IE_NEXT_HOP_V6, f->next_hop);
+    OPT_ADDR(FS_F_BGP_NEXT_HOP, IE_BGP_NEXT_HOP_V4, IE_BGP_NEXT_HOP_V6, f->bgp_next_hop);
+    OPT_U(FS_F_SRC_AS, IE_SRC_AS, f->src_as);
+    OPT_U(FS_F_DST_AS, IE_DST_AS, f->dst_as);
+    OPT_U(FS_F_SRC_MASK, IE_SRC_MASK, f->src_mask);
+    OPT_U(FS_F_DST_MASK, IE_DST_MASK, f->dst_mask);
+    OPT_U(FS_F_SRC_VLAN, IE_SRC_VLAN, f->src_vlan);
+    OPT_U(FS_F_DST_VLAN, IE_DST_VLAN, f->dst_vlan);
+    if (FS_FLOW_HAS(f, FS_F_SRC_MAC)) {
+        p = put_bin(put_uint(p, IE_SRC_MAC), f->src_mac, 6);
+        n++;
+    }
+    if (FS_FLOW_HAS(f, FS_F_DST_MAC)) {
+        p = put_bin(put_uint(p, IE_DST_MAC), f->dst_mac, 6);
+        n++;
+    }
+    if (FS_FLOW_HAS(f, FS_F_MPLS)) {
+        unsigned m = f->mpls_count < FS_FLOW_MPLS_MAX ? f->mpls_count : FS_FLOW_MPLS_MAX;
+        for (unsigned i = 0; i < m; i++)
+            PUT_U(IE_MPLS_FIRST + i, f->mpls[i]);
+    }
+    OPT_U(FS_F_DIRECTION, IE_DIRECTION, f->direction);
+    OPT_U(FS_F_FWD_STATUS, IE_FWD_STATUS, f->fwd_status);
+    OPT_U(FS_F_ICMP, IE_ICMP_TYPE, f->icmp_type);
+    OPT_U(FS_F_ICMP, IE_ICMP_CODE, f->icmp_code);
+    OPT_ADDR(FS_F_POST_SRC_ADDR, IE_POST_SRC_V4, IE_POST_SRC_V6, f->post_src_addr);
+    OPT_ADDR(FS_F_POST_DST_ADDR, IE_POST_DST_V4, IE_POST_DST_V6, f->post_dst_addr);
+    OPT_U(FS_F_POST_SRC_PORT, IE_POST_SRC_PORT, f->post_src_port);
+    OPT_U(FS_F_POST_DST_PORT, IE_POST_DST_PORT, f->post_dst_port);
+    OPT_U(FS_F_IP_VERSION, IE_IP_VERSION, f->ip_version);
+    OPT_U(FS_F_REV_PACKETS, IE_REV_PACKETS, f->rev_packets);
+    OPT_U(FS_F_REV_BYTES, IE_REV_BYTES, f->rev_bytes);
+    OPT_U(FS_F_REV_TOS, IE_REV_TOS, f->rev_tos);
+    OPT_U(FS_F_REV_TCP_FLAGS, IE_REV_TCP_FLAGS, f->rev_tcp_flags);
+#undef PUT_U
+#undef OPT_U
+#undef OPT_ADDR
+
+    head[0] = 0xde;
+    put_be16(head + 1, (uint16_t)n);
+    return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* Flow batch writer. */
+
+struct fs_batch {
+    struct wbuf w;
+    msgpack_packer pk;
+    size_t header_len; /* envelope and array header: kept across resets */
+    size_t seq_off, count_off;
+    size_t count;
+    uint64_t seq;
+    bool finished;
+};
+
+struct fs_batch *fs_batch_new(const char *sender)
+{
+    if (!sender_ok(sender))
+        return NULL;
+    struct fs_batch *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    msgpack_packer_init(&b->pk, &b->w, wb_write);
+    b->seq_off = write_envelope(&b->w, &b->pk, FS_MSG_FLOWS, sender, 1);
+    pack_cstr(&b->pk, "flows");
+    b->count_off = wb_placeholder(&b->w, 0xdd, 4);
+    if (b->w.oom) {
+        fs_batch_free(b);
+        return NULL;
+    }
+    b->header_len = b->w.len;
+    return b;
+}
+
+void fs_batch_free(struct fs_batch *b)
+{
+    if (!b)
+        return;
+    free(b->w.data);
+    free(b);
+}
+
+int fs_batch_add(struct fs_batch *b, const struct fs_flow *f)
+{
+    if (b->finished || b->count >= FS_BATCH_MAX_FLOWS)
+        return -1;
+    if (wb_reserve(&b->w, FLOW_ENC_MAX) != 0) {
+        b->w.oom = false; /* the batch so far is intact: let the caller flush */
+        return -1;
+    }
+    b->w.len = (size_t)(put_flow(b->w.data + b->w.len, f) - b->w.data);
+    b->count++;
+    return 0;
+}
+
+size_t fs_batch_count(const struct fs_batch *b)
+{
+    return b->count;
+}
+
+size_t fs_batch_size(const struct fs_batch *b)
+{
+    return b->w.len;
+}
+
+int fs_batch_finish(struct fs_batch *b, const void **buf, size_t *len)
+{
+    if (b->finished)
+        return -1;
+    put_be64(b->w.data + b->seq_off, b->seq++);
+    put_be32(b->w.data + b->count_off, (uint32_t)b->count);
+    b->finished = true;
+    *buf = b->w.data;
+    *len = b->w.len;
+    return 0;
+}
+
+void fs_batch_reset(struct fs_batch *b)
+{
+    b->w.len = b->header_len;
+    b->count = 0;
+    b->finished = false;
+}
+
+uint64_t fs_batch_next_seq(const struct fs_batch *b)
+{
+    return b->seq;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stats builder. */
+
+struct fs_stats {
+    struct wbuf w;
+    msgpack_packer pk;
+    size_t header_len;
+    size_t seq_off, ts_off, groups_off;
+    size_t counters_off; /* of the open group; 0 when none */
+    uint32_t ngroups, ncounters;
+    uint64_t seq, ts_ms;
+    bool finished;
+};
+
+struct fs_stats *fs_stats_new(const char *sender)
+{
+    if (!sender_ok(sender))
+        return NULL;
+    struct fs_stats *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    msgpack_packer_init(&s->pk, &s->w, wb_write);
+    s->seq_off = write_envelope(&s->w, &s->pk, FS_MSG_STATS, sender, 2);
+    pack_cstr(&s->pk, "ts_ms");
+    s->ts_off = wb_placeholder(&s->w, 0xcf, 8);
+    pack_cstr(&s->pk, "groups");
+    s->groups_off = wb_placeholder(&s->w, 0xdd, 4);
+    if (s->w.oom) {
+        fs_stats_free(s);
+        return NULL;
+    }
+    s->header_len = s->w.len;
+    return s;
+}
+
+void fs_stats_free(struct fs_stats *s)
+{
+    if (!s)
+        return;
+    free(s->w.data);
+    free(s);
+}
+
+void fs_stats_reset(struct fs_stats *s, uint64_t ts_ms)
+{
+    s->w.len = s->header_len;
+    s->w.oom = false;
+    s->ts_ms = ts_ms;
+    s->ngroups = 0;
+    s->ncounters = 0;
+    s->counters_off = 0;
+    s->finished = false;
+}
+
+/* Writes the open group's counter count into its placeholder. */
+static void stats_close_group(struct fs_stats *s)
+{
+    if (s->counters_off)
+        put_be32(s->w.data + s->counters_off, s->ncounters);
+}
+
+int fs_stats_group(struct fs_stats *s, const char *name)
+{
+    if (s->finished || s->w.oom)
+        return -1;
+    stats_close_group(s);
+    msgpack_pack_map(&s->pk, 2);
+    pack_cstr(&s->pk, "name");
+    pack_cstr(&s->pk, name);
+    pack_cstr(&s->pk, "counters");
+    s->counters_off = wb_placeholder(&s->w, 0xdf, 4);
+    s->ncounters = 0;
+    s->ngroups++;
+    return s->w.oom ? -1 : 0;
+}
+
+int fs_stats_add(struct fs_stats *s, const char *counter, uint64_t value)
+{
+    if (s->finished || s->w.oom || !s->counters_off)
+        return -1;
+    pack_cstr(&s->pk, counter);
+    msgpack_pack_uint64(&s->pk, value);
+    s->ncounters++;
+    return s->w.oom ? -1 : 0;
+}
+
+int fs_stats_finish(struct fs_stats *s, const void **buf, size_t *len)
+{
+    if (s->finished || s->w.oom)
+        return -1;
+    stats_close_group(s);
+    put_be64(s->w.data + s->seq_off, s->seq++);
+    put_be64(s->w.data + s->ts_off, s->ts_ms);
+    put_be32(s->w.data + s->groups_off, s->ngroups);
+    s->finished = true;
+    *buf = s->w.data;
+    *len = s->w.len;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Bounded reader. Every function checks the bytes left; after the first
+ * walk (rd_skip over the whole message) only type mismatches can fail. */
+
+struct rd {
+    const uint8_t *p, *end;
+};
+
+enum rd_err { RD_OK = 0, RD_TRUNC, RD_INVALID, RD_DEEP, RD_TYPE };
+
+#define RD_MAX_DEPTH 32
+
+static inline size_t rd_left(const struct rd *r)
+{
+    return (size_t)(r->end - r->p);
+}
+
+static uint64_t be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Reads a big-endian length or value of `n` bytes after the marker. */
+static int rd_be(struct rd *r, size_t n, uint64_t *v)
+{
+    if (rd_left(r) < 1 + n)
+        return RD_TRUNC;
+    *v = be(r->p + 1, n);
+    r->p += 1 + n;
+    return RD_OK;
+}
+
+/* Integers, as unsigned with a sign flag. */
+static int rd_int(struct rd *r, uint64_t *v, bool *negative)
+{
+    if (rd_left(r) < 1)
+        return RD_TRUNC;
+    uint8_t c = *r->p;
+    *negative = false;
+    if (c < 0x80) {
+        *v = c;
+        r->p++;
+        return RD_OK;
+    }
+    if (c >= 0xe0) {
+        *v = (uint64_t)(int64_t)(int8_t)c;
+        *negative = true;
+        r->p++;
+        return RD_OK;
+    }
+    if (c >= 0xcc && c <= 0xcf)
+        return rd_be(r, (size_t)1 << (c - 0xcc), v);
+    if (c >= 0xd0 && c <= 0xd3) {
+        size_t n = (size_t)1 << (c - 0xd0);
+        int e = rd_be(r, n, v);
+        if (e)
+            return e;
+        /* Sign-extend from n bytes. */
+        if (n < 8 && (*v >> (n * 8 - 1)) & 1)
+            *v |= ~UINT64_C(0) << (n * 8);
+        *negative = (int64_t)*v < 0;
+        return RD_OK;
+    }
+    return RD_TYPE;
+}
+
+/* A non-negative integer, whichever way it was packed. */
+static int rd_uint(struct rd *r, uint64_t *v)
+{
+    const uint8_t *save = r->p;
+    bool neg;
+    int e = rd_int(r, v, &neg);
+    if (e == RD_OK && neg) {
+        r->p = save;
+        return RD_TYPE;
+    }
+    return e;
+}
+
+/* Reads the header of a str (is_str) or bin and returns its bytes. */
+static int rd_bytes(struct rd *r, bool is_str, const uint8_t **b, size_t *n)
+{
+    if (rd_left(r) < 1)
+        return RD_TRUNC;
+    uint8_t c = *r->p;
+    uint64_t len;
+    int e;
+    if (is_str && c >= 0xa0 && c <= 0xbf) {
+        len = c & 0x1f;
+        r->p++;
+    } else if ((is_str && c >= 0xd9 && c <= 0xdb) || (!is_str && c >= 0xc4 && c <= 0xc6)) {
+        unsigned base = is_str ? 0xd9 : 0xc4;
+        if ((e = rd_be(r, (size_t)1 << (c - base), &len)) != RD_OK)
+            return e;
+    } else {
+        return RD_TYPE;
+    }
+    if (rd_left(r) < len)
+        return RD_TRUNC;
+    *b = r->p;
+    *n = (size_t)len;
+    r->p += len;
+    return RD_OK;
+}
+
+/* Reads a map (is_map) or array header. Every entry takes at least one byte,
+ * so a count the remaining bytes cannot hold is refused as truncation. */
+static int rd_container(struct rd *r, bool is_map, uint32_t *count)
+{
+    if (rd_left(r) < 1)
+        return RD_TRUNC;
+    uint8_t c = *r->p;
+    uint8_t fix = is_map ? 0x80 : 0x90;
+    uint8_t m16 = is_map ? 0xde : 0xdc;
+    uint64_t n;
+    int e;
+    if ((c & 0xf0) == fix) {
+        n = c & 0x0f;
+        r->p++;
+    } else if (c == m16 || c == m16 + 1) {
+        if ((e = rd_be(r, c == m16 ? 2 : 4, &n)) != RD_OK)
+            return e;
+    } else {
+        return RD_TYPE;
+    }
+    if (n * (is_map ? 2 : 1) > rd_left(r))
+        return RD_TRUNC;
+    *count = (uint32_t)n;
+    return RD_OK;
+}
+
+static int rd_map(struct rd *r, uint32_t *n)
+{
+    return rd_container(r, true, n);
+}
+
+static int rd_array(struct rd *r, uint32_t *n)
+{
+    return rd_container(r, false, n);
+}
+
+/* Skips one object of any type, nested at most RD_MAX_DEPTH deep. */
+static int rd_skip(struct rd *r, int depth)
+{
+    if (rd_left(r) < 1)
+        return RD_TRUNC;
+    uint8_t c = *r->p;
+    uint64_t n;
+    int e;
+
+    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+        r->p++;
+        return RD_OK;
+    }
+    if ((c & 0xe0) == 0xa0 || (c >= 0xd9 && c <= 0xdb)) {
+        const uint8_t *b;
+        size_t len;
+        return rd_bytes(r, true, &b, &len);
+    }
+    if (c >= 0xc4 && c <= 0xc6) {
+        const uint8_t *b;
+        size_t len;
+        return rd_bytes(r, false, &b, &len);
+    }
+    if ((c & 0xf0) == 0x80 || (c & 0xf0) == 0x90 || (c >= 0xdc && c <= 0xdf)) {
+        if (depth >= RD_MAX_DEPTH)
+            return RD_DEEP;
+        bool is_map = (c & 0xf0) == 0x80 || c >= 0xde;
+        uint32_t count;
+        if ((e = rd_container(r, is_map, &count)) != RD_OK)
+            return e;
+        uint64_t items = (uint64_t)count * (is_map ? 2 : 1);
+        for (uint64_t i = 0; i < items; i++) {
+            if ((e = rd_skip(r, depth + 1)) != RD_OK)
+                return e;
+        }
+        return RD_OK;
+    }
+    switch (c) {
+    case 0xca: /* float 32 */
+        return rd_be(r, 4, &n);
+    case 0xcb: /* float 64 */
+        return rd_be(r, 8, &n);
+    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+        return rd_be(r, (size_t)1 << (c - 0xcc), &n);
+    case 0xd0: case 0xd1: case 0xd2: case 0xd3:
+        return rd_be(r, (size_t)1 << (c - 0xd0), &n);
+    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: /* fixext: type + data */
+        return rd_be(r, ((size_t)1 << (c - 0xd4)) + 1, &n);
+    case 0xc7: case 0xc8: case 0xc9: { /* ext 8/16/32: length, type, data */
+        size_t w = (size_t)1 << (c - 0xc7);
+        if ((e = rd_be(r, w, &n)) != RD_OK)
+            return e;
+        if (rd_left(r) < 1 || rd_left(r) - 1 < n)
+            return RD_TRUNC;
+        r->p += 1 + n;
+        return RD_OK;
+    }
+    }
+    return RD_INVALID; /* 0xc1, never used */
+}
+
+static const char *rd_type_name(const struct rd *r)
+{
+    uint8_t c = *r->p;
+    if (c <= 0x7f || (c >= 0xcc && c <= 0xcf))
+        return "an integer";
+    if (c >= 0xe0 || (c >= 0xd0 && c <= 0xd3))
+        return "a signed integer";
+    if ((c & 0xf0) == 0x80 || c == 0xde || c == 0xdf)
+        return "a map";
+    if ((c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd)
+        return "an array";
+    if ((c & 0xe0) == 0xa0 || (c >= 0xd9 && c <= 0xdb))
+        return "a string";
+    if (c >= 0xc4 && c <= 0xc6)
+        return "a bin";
+    if (c == 0xc0)
+        return "nil";
+    if (c == 0xc2 || c == 0xc3)
+        return "a boolean";
+    if (c == 0xca || c == 0xcb)
+        return "a float";
+    return "an ext";
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding. */
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static bool str_is(const uint8_t *s, size_t n, const char *lit)
+{
+    return s && strlen(lit) == n && memcmp(s, lit, n) == 0;
+}
+
+/* Reads a uint no larger than `max`. */
+static int get_uint(struct rd *r, uint64_t max, uint64_t *v, const char **why)
+{
+    if (rd_uint(r, v) != RD_OK) {
+        *why = "not an unsigned integer";
+        return -1;
+    }
+    if (*v > max) {
+        *why = "out of range";
+        return -1;
+    }
+    return 0;
+}
+
+static int get_addr(struct rd *r, uint8_t af, fs_ip *ip, const char **why)
+{
+    const uint8_t *b;
+    size_t n;
+    size_t want = af == 4 ? 4 : 16;
+    if (rd_bytes(r, false, &b, &n) != RD_OK || n != want) {
+        *why = af == 4 ? "not a 4-byte bin" : "not a 16-byte bin";
+        return -1;
+    }
+    memset(ip, 0, sizeof(*ip));
+    ip->af = af;
+    memcpy(ip->b, b, n);
+    return 0;
+}
+
+static int get_mac(struct rd *r, uint8_t mac[6], const char **why)
+{
+    const uint8_t *b;
+    size_t n;
+    if (rd_bytes(r, false, &b, &n) != RD_OK || n != 6) {
+        *why = "not a 6-byte bin";
+        return -1;
+    }
+    memcpy(mac, b, 6);
+    return 0;
+}
+
+/* Decodes one value of a flow map for `key`; unknown keys are skipped.
+ * Returns 0, or -1 with the reason in `why`. */
+static int flow_field(struct rd *r, int64_t key, struct fs_flow *f, const char **why)
+{
+    uint64_t v;
+    int bit = -1;
+
+#define U(max, field, b)                               \
+    do {                                               \
+        if (get_uint(r, (max), &v, why) != 0)          \
+            return -1;                                 \
+        f->field = v;                                  \
+        bit = (b);                                     \
+    } while (0)
+#define A(af, field, b)                                \
+    do {                                               \
+        if (get_addr(r, (af), &f->field, why) != 0)    \
+            return -1;                                 \
+        bit = (b);                                     \
+    } while (0)
+
+    switch (key) {
+    case KEY_VERSION: U(UINT16_MAX, version, -1); break;
+    case KEY_FLAGS: U(UINT32_MAX, flags, -1); break;
+    case IE_DOMAIN: U(UINT32_MAX, domain, -1); break;
+    case IE_EXPORTER_V4: A(4, exporter, -1); break;
+    case IE_EXPORTER_V6: A(6, exporter, -1); break;
+    case IE_SRC_V4: A(4, src_addr, FS_F_SRC_ADDR); break;
+    case IE_SRC_V6: A(6, src_addr, FS_F_SRC_ADDR); break;
+    case IE_DST_V4: A(4, dst_addr, FS_F_DST_ADDR); break;
+    case IE_DST_V6: A(6, dst_addr, FS_F_DST_ADDR); break;
+    case IE_SRC_PORT: U(UINT16_MAX, src_port, FS_F_SRC_PORT); break;
+    case IE_DST_PORT: U(UINT16_MAX, dst_port, FS_F_DST_PORT); break;
+    case IE_PROTO: U(UINT8_MAX, proto, FS_F_PROTO); break;
+    case IE_TOS: U(UINT8_MAX, tos, FS_F_TOS); break;
+    case IE_TCP_FLAGS: U(UINT8_MAX, tcp_flags, FS_F_TCP_FLAGS); break;
+    case IE_PACKETS: U(UINT64_MAX, packets, FS_F_PACKETS); break;
+    case IE_BYTES: U(UINT64_MAX, bytes, FS_F_BYTES); break;
+    case IE_IN_IF: U(UINT32_MAX, in_if, FS_F_IN_IF); break;
+    case IE_OUT_IF: U(UINT32_MAX, out_if, FS_F_OUT_IF); break;
+    case IE_START_MS: U(UINT64_MAX, start_ms, FS_F_START); break;
+    case IE_END_MS: U(UINT64_MAX, end_ms, FS_F_END); break;
+    case IE_SAMPLING: U(UINT32_MAX, sampling_rate, FS_F_SAMPLING); break;
+    case IE_SAMPLER_ID: U(UINT32_MAX, sampler_id, FS_F_SAMPLER_ID); break;
+    case IE_NEXT_HOP_V4: A(4, next_hop, FS_F_NEXT_HOP); break;
+    case IE_NEXT_HOP_V6: A(6, next_hop, FS_F_NEXT_HOP); break;
+    case IE_BGP_NEXT_HOP_V4: A(4, bgp_next_hop, FS_F_BGP_NEXT_HOP); break;
+    case IE_BGP_NEXT_HOP_V6: A(6, bgp_next_hop, FS_F_BGP_NEXT_HOP); break;
+    case IE_SRC_AS: U(UINT32_MAX, src_as, FS_F_SRC_AS); break;
+    case IE_DST_AS: U(UINT32_MAX, dst_as, FS_F_DST_AS); break;
+    case IE_SRC_MASK: U(128, src_mask, FS_F_SRC_MASK); break;
+    case IE_DST_MASK: U(128, dst_mask, FS_F_DST_MASK); break;
+    case IE_SRC_VLAN: U(UINT16_MAX, src_vlan, FS_F_SRC_VLAN); break;
+    case IE_DST_VLAN: U(UINT16_MAX, dst_vlan, FS_F_DST_VLAN); break;
+    case IE_SRC_MAC:
+        if (get_mac(r, f->src_mac, why) != 0)
+            return -1;
+        bit = FS_F_SRC_MAC;
+        break;
+    case IE_DST_MAC:
+        if (get_mac(r, f->dst_mac, why) != 0)
+            return -1;
+        bit = FS_F_DST_MAC;
+        break;
+    case IE_DIRECTION: U(1, direction, FS_F_DIRECTION); break;
+    case IE_FWD_STATUS: U(UINT8_MAX, fwd_status, FS_F_FWD_STATUS); break;
+    case IE_ICMP_TYPE: U(UINT8_MAX, icmp_type, FS_F_ICMP); break;
+    case IE_ICMP_CODE: U(UINT8_MAX, icmp_code, FS_F_ICMP); break;
+    case IE_POST_SRC_V4: A(4, post_src_addr, FS_F_POST_SRC_ADDR); break;
+    case IE_POST_SRC_V6: A(6, post_src_addr, FS_F_POST_SRC_ADDR); break;
+    case IE_POST_DST_V4: A(4, post_dst_addr, FS_F_POST_DST_ADDR); break;
+    case IE_POST_DST_V6: A(6, post_dst_addr, FS_F_POST_DST_ADDR); break;
+    case IE_POST_SRC_PORT: U(UINT16_MAX, post_src_port, FS_F_POST_SRC_PORT); break;
+    case IE_POST_DST_PORT: U(UINT16_MAX, post_dst_port, FS_F_POST_DST_PORT); break;
+    case IE_IP_VERSION: U(UINT8_MAX, ip_version, FS_F_IP_VERSION); break;
+    case IE_REV_PACKETS: U(UINT64_MAX, rev_packets, FS_F_REV_PACKETS); break;
+    case IE_REV_BYTES: U(UINT64_MAX, rev_bytes, FS_F_REV_BYTES); break;
+    case IE_REV_TOS: U(UINT8_MAX, rev_tos, FS_F_REV_TOS); break;
+    case IE_REV_TCP_FLAGS: U(UINT8_MAX, rev_tcp_flags, FS_F_REV_TCP_FLAGS); break;
+    default:
+        if (key >= IE_MPLS_FIRST && key <= IE_MPLS_LAST) {
+            unsigned i = (unsigned)(key - IE_MPLS_FIRST);
+            U(UINT32_MAX, mpls[i], FS_F_MPLS);
+            if (f->mpls_count < i + 1)
+                f->mpls_count = (uint8_t)(i + 1);
+            break;
+        }
+        return rd_skip(r, 1) == RD_OK ? 0 : (*why = "malformed", -1);
+    }
+#undef U
+#undef A
+    if (bit >= 0)
+        FS_FLOW_SET(f, bit);
+    return 0;
+}
+
+static int decode_flows(struct rd *r, struct fs_msg *m, char *err, size_t errlen)
+{
+    uint32_t n;
+    if (rd_array(r, &n) != RD_OK)
+        return fail(err, errlen, "\"flows\" is %s, not an array", rd_type_name(r));
+    if (n > FS_BATCH_MAX_FLOWS)
+        return fail(err, errlen, "batch of %u flows exceeds the limit of %d", n,
+                    FS_BATCH_MAX_FLOWS);
+    if (n == 0)
+        return 0;
+    m->flows = calloc(n, sizeof(*m->flows));
+    if (!m->flows)
+        return fail(err, errlen, "out of memory for %u flows", n);
+    m->mem = m->flows;
+
+    for (uint32_t i = 0; i < n; i++) {
+        struct fs_flow *f = &m->flows[i];
+        uint32_t keys;
+        if (rd_map(r, &keys) != RD_OK)
+            return fail(err, errlen, "flow %u is %s, not a map", i, rd_type_name(r));
+        for (uint32_t k = 0; k < keys; k++) {
+            uint64_t key;
+            bool neg;
+            const char *why = NULL;
+            if (rd_int(r, &key, &neg) != RD_OK) {
+                /* Not an integer: no key this schema defines. */
+                rd_skip(r, 1);
+                key = (uint64_t)INT64_MAX;
+            } else if (!neg && key > INT64_MAX) {
+                key = (uint64_t)INT64_MAX;
+            }
+            if (flow_field(r, (int64_t)key, f, &why) != 0)
+                return fail(err, errlen, "flow %u: key %lld is %s", i,
+                            (long long)(int64_t)key, why);
+        }
+        m->nflows++;
+    }
+    return 0;
+}
+
+/*
+ * Stats are walked twice: once to check them and size one allocation for
+ * groups, counters and strings, once to fill it.
+ */
+struct stats_fill {
+    size_t ngroups, ncounters, nstr; /* sizes found by the first walk */
+    struct fs_stats_counter *counters;
+    char *str;
+};
+
+static int get_name(struct rd *r, struct stats_fill *fill, bool store, const char **out)
+{
+    const uint8_t *s;
+    size_t n;
+    if (rd_bytes(r, true, &s, &n) != RD_OK || memchr(s, 0, n))
+        return -1;
+    if (store) {
+        memcpy(fill->str, s, n);
+        fill->str[n] = '\0';
+        *out = fill->str;
+        fill->str += n + 1;
+    } else {
+        fill->nstr += n + 1;
+    }
+    return 0;
+}
+
+static int stats_walk(struct rd r, uint32_t ngroups, struct fs_msg *m,
+                      struct stats_fill *fill, char *err, size_t errlen)
+{
+    bool store = m->groups != NULL;
+
+    for (uint32_t g = 0; g < ngroups; g++) {
+        struct fs_stats_group *grp = store ? &m->groups[g] : NULL;
+        const char *ignored;
+        bool has_name = false, has_counters = false;
+        uint32_t keys;
+
+        if (rd_map(&r, &keys) != RD_OK)
+            return fail(err, errlen, "group %u is %s, not a map", g, rd_type_name(&r));
+        for (uint32_t k = 0; k < keys; k++) {
+            const uint8_t *key = NULL;
+            size_t klen = 0;
+            if (rd_bytes(&r, true, &key, &klen) != RD_OK)
+                rd_skip(&r, 1); /* not a string: no key this schema defines */
+            if (str_is(key, klen, "name")) {
+                if (get_name(&r, fill, store, grp ? &grp->name : &ignored) != 0)
+                    return fail(err, errlen, "group %u: \"name\" is not a string", g);
+                has_name = true;
+            } else if (str_is(key, klen, "counters")) {
+                uint32_t nc;
+                if (rd_map(&r, &nc) != RD_OK)
+                    return fail(err, errlen, "group %u: \"counters\" is %s, not a map", g,
+                                rd_type_name(&r));
+                if (store) {
+                    grp->counters = fill->counters;
+                    grp->ncounters = nc;
+                    fill->counters += nc;
+                } else {
+                    fill->ncounters += nc;
+                }
+                for (uint32_t c = 0; c < nc; c++) {
+                    struct fs_stats_counter *ctr = store ? &grp->counters[c] : NULL;
+                    uint64_t v;
+                    if (get_name(&r, fill, store, ctr ? &ctr->name : &ignored) != 0)
+                        return fail(err, errlen, "group %u: counter %u has no string name", g, c);
+                    if (rd_uint(&r, &v) != RD_OK)
+                        return fail(err, errlen,
+                                    "group %u: counter %u is not an unsigned integer", g, c);
+                    if (ctr)
+                        ctr->value = v;
+                }
+                has_counters = true;
+            } else if (rd_skip(&r, 1) != RD_OK) {
+                return fail(err, errlen, "group %u: malformed value", g);
+            }
+        }
+        if (!has_name || !has_counters)
+            return fail(err, errlen, "group %u: missing \"%s\"", g,
+                        has_name ? "counters" : "name");
+    }
+    return 0;
+}
+
+static int decode_stats(struct rd *r, struct fs_msg *m, char *err, size_t errlen)
+{
+    uint32_t n;
+    if (rd_array(r, &n) != RD_OK)
+        return fail(err, errlen, "\"groups\" is %s, not an array", rd_type_name(r));
+
+    struct stats_fill fill = {0};
+    if (stats_walk(*r, n, m, &fill, err, errlen) != 0)
+        return -1;
+    /* Every size is bounded by the message length, checked by the walk. */
+    size_t size = n * sizeof(struct fs_stats_group) +
+                  fill.ncounters * sizeof(struct fs_stats_counter) + fill.nstr;
+    if (size == 0)
+        return 0;
+    m->mem = calloc(1, size);
+    if (!m->mem)
+        return fail(err, errlen, "out of memory for stats");
+    m->groups = m->mem;
+    fill.counters = (struct fs_stats_counter *)(m->groups + n);
+    fill.str = (char *)(fill.counters + fill.ncounters);
+    m->ngroups = n;
+    return stats_walk(*r, n, m, &fill, err, errlen);
+}
+
+/* Top-level keys this build knows. */
+enum { K_TYPE, K_V, K_SENDER, K_SEQ, K_FLOWS, K_TS, K_GROUPS, K_COUNT };
+static const char *const top_keys[K_COUNT] = {
+    "type", "v", "sender", "seq", "flows", "ts_ms", "groups"};
+
+static int decode(const uint8_t *buf, size_t len, struct fs_msg *m, char *err, size_t errlen)
+{
+    struct rd r = {buf, buf + len};
+
+    if (len == 0)
+        return fail(err, errlen, "empty message");
+    switch (rd_skip(&r, 0)) {
+    case RD_OK:
+        break;
+    case RD_TRUNC:
+        return fail(err, errlen, "truncated message (%zu bytes)", len);
+    case RD_DEEP:
+        return fail(err, errlen, "not a flowsentry message: nested deeper than %d",
+                    RD_MAX_DEPTH);
+    default:
+        return fail(err, errlen, "not msgpack: invalid byte 0x%02x at offset %zu",
+                    *r.p, (size_t)(r.p - buf));
+    }
+    if (r.p != r.end)
+        return fail(err, errlen, "not msgpack: %zu bytes after the end of the message",
+                    rd_left(&r));
+
+    r.p = buf;
+    uint32_t n;
+    if (rd_map(&r, &n) != RD_OK)
+        return fail(err, errlen, "not a map but %s", rd_type_name(&r));
+
+    struct rd at[K_COUNT] = {{0}};
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *key;
+        size_t klen;
+        int k = K_COUNT;
+        if (rd_bytes(&r, true, &key, &klen) == RD_OK) {
+            for (k = 0; k < K_COUNT; k++) {
+                if (str_is(key, klen, top_keys[k]))
+                    break;
+            }
+        } else {
+            rd_skip(&r, 1);
+        }
+        if (k < K_COUNT) {
+            if (at[k].p)
+                return fail(err, errlen, "duplicate key \"%s\"", top_keys[k]);
+            at[k] = r;
+        }
+        rd_skip(&r, 1);
+    }
+
+    /* The version first: a newer schema may have changed everything else. */
+    uint64_t v;
+    if (!at[K_V].p)
+        return fail(err, errlen, "missing \"v\" (schema version)");
+    if (rd_uint(&at[K_V], &v) != RD_OK)
+        return fail(err, errlen, "\"v\" is %s, not an unsigned integer",
+                    rd_type_name(&at[K_V]));
+    if (v != FS_MSG_VERSION)
+        return fail(err, errlen, "schema version %llu not supported (this build reads %d)",
+                    (unsigned long long)v, FS_MSG_VERSION);
+
+    const uint8_t *s;
+    size_t slen;
+    if (!at[K_TYPE].p)
+        return fail(err, errlen, "missing \"type\"");
+    if (rd_bytes(&at[K_TYPE], true, &s, &slen) != RD_OK)
+        return fail(err, errlen, "\"type\" is %s, not a string", rd_type_name(&at[K_TYPE]));
+    if (str_is(s, slen, "flows"))
+        m->type = FS_MSG_FLOWS;
+    else if (str_is(s, slen, "stats"))
+        m->type = FS_MSG_STATS;
+    else
+        return fail(err, errlen, "unknown message type \"%.*s\"",
+                    (int)(slen < 32 ? slen : 32), (const char *)s);
+
+    if (!at[K_SENDER].p)
+        return fail(err, errlen, "missing \"sender\"");
+    if (rd_bytes(&at[K_SENDER], true, &s, &slen) != RD_OK)
+        return fail(err, errlen, "\"sender\" is %s, not a string",
+                    rd_type_name(&at[K_SENDER]));
+    if (slen == 0 || slen >= FS_MSG_SENDER_MAX || memchr(s, 0, slen))
+        return fail(err, errlen, "\"sender\" is empty, longer than %d bytes or holds a NUL",
+                    FS_MSG_SENDER_MAX - 1);
+    memcpy(m->sender, s, slen);
+    m->sender[slen] = '\0';
+
+    if (!at[K_SEQ].p)
+        return fail(err, errlen, "missing \"seq\"");
+    if (rd_uint(&at[K_SEQ], &m->seq) != RD_OK)
+        return fail(err, errlen, "\"seq\" is %s, not an unsigned integer",
+                    rd_type_name(&at[K_SEQ]));
+
+    if (m->type == FS_MSG_FLOWS) {
+        if (!at[K_FLOWS].p)
+            return fail(err, errlen, "missing \"flows\"");
+        return decode_flows(&at[K_FLOWS], m, err, errlen);
+    }
+    if (!at[K_TS].p)
+        return fail(err, errlen, "missing \"ts_ms\"");
+    if (rd_uint(&at[K_TS], &m->ts_ms) != RD_OK)
+        return fail(err, errlen, "\"ts_ms\" is %s, not an unsigned integer",
+                    rd_type_name(&at[K_TS]));
+    if (!at[K_GROUPS].p)
+        return fail(err, errlen, "missing \"groups\"");
+    return decode_stats(&at[K_GROUPS], m, err, errlen);
+}
+
+int fs_msg_decode(const void *buf, size_t len, struct fs_msg *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (decode(buf, len, out, err, errlen) != 0) {
+        fs_msg_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void fs_msg_free(struct fs_msg *m)
+{
+    free(m->mem);
+    m->mem = NULL;
+    m->flows = NULL;
+    m->nflows = 0;
+    m->groups = NULL;
+    m->ngroups = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sequence gap tracker: a chained hash over a fixed pool of streams. */
+
+struct gap_stream {
+    char sender[FS_MSG_SENDER_MAX];
+    enum fs_msg_type type;
+    uint64_t next;     /* the sequence number expected next */
+    uint64_t lost;     /* still counted as lost: what late arrivals may take back */
+    uint64_t last_use; /* tick of the last message, to evict the oldest */
+    uint32_t hash;
+    int32_t chain;     /* next stream in the bucket, -1 at the end */
+};
+
+struct fs_gap {
+    struct gap_stream *streams;
+    int32_t *buckets;
+    size_t max, used, nbuckets;
+    uint64_t tick;
+    int32_t last; /* the stream matched last: most receivers hear one sender */
+    struct fs_gap_counters totals;
+};
+
+struct fs_gap *fs_gap_new(size_t max_senders)
+{
+    if (max_senders == 0)
+        max_senders = 256;
+    if (max_senders > INT32_MAX / 4)
+        return NULL;
+    struct fs_gap *g = calloc(1, sizeof(*g));
+    if (!g)
+        return NULL;
+    g->max = max_senders;
+    g->nbuckets = 16;
+    while (g->nbuckets < max_senders * 2)
+        g->nbuckets *= 2;
+    g->streams = calloc(max_senders, sizeof(*g->streams));
+    g->buckets = malloc(g->nbuckets * sizeof(*g->buckets));
+    if (!g->streams || !g->buckets) {
+        fs_gap_free(g);
+        return NULL;
+    }
+    memset(g->buckets, 0xff, g->nbuckets * sizeof(*g->buckets));
+    g->last = -1;
+    return g;
+}
+
+void fs_gap_free(struct fs_gap *g)
+{
+    if (!g)
+        return;
+    free(g->streams);
+    free(g->buckets);
+    free(g);
+}
+
+static uint32_t gap_hash(const char *sender, enum fs_msg_type type)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)type; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)sender; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+static bool gap_match(const struct gap_stream *s, uint32_t h, const char *sender,
+                      enum fs_msg_type type)
+{
+    return s->hash == h && s->type == type && strcmp(s->sender, sender) == 0;
+}
+
+/* Takes stream `i` out of its bucket chain. */
+static void gap_unlink(struct fs_gap *g, int32_t i)
+{
+    int32_t *link = &g->buckets[g->streams[i].hash & (g->nbuckets - 1)];
+    while (*link != i)
+        link = &g->streams[*link].chain;
+    *link = g->streams[i].chain;
+}
+
+/* Returns a slot for a new stream, forgetting the least recent when full. */
+static int32_t gap_slot(struct fs_gap *g)
+{
+    if (g->used < g->max)
+        return (int32_t)g->used++;
+    int32_t oldest = 0;
+    for (size_t i = 1; i < g->used; i++) {
+        if (g->streams[i].last_use < g->streams[oldest].last_use)
+            oldest = (int32_t)i;
+    }
+    gap_unlink(g, oldest);
+    g->totals.evicted++;
+    return oldest;
+}
+
+enum fs_gap_result fs_gap_check(struct fs_gap *g, const char *sender,
+                                enum fs_msg_type type, uint64_t seq, uint64_t *lost)
+{
+    uint32_t h = gap_hash(sender, type);
+    int32_t i = g->last;
+
+    if (lost)
+        *lost = 0;
+    g->totals.messages++;
+    g->tick++;
+
+    if (i < 0 || !gap_match(&g->streams[i], h, sender, type)) {
+        for (i = g->buckets[h & (g->nbuckets - 1)]; i >= 0; i = g->streams[i].chain) {
+            if (gap_match(&g->streams[i], h, sender, type))
+                break;
+        }
+    }
+    if (i < 0) {
+        i = gap_slot(g);
+        struct gap_stream *s = &g->streams[i];
+        memset(s, 0, sizeof(*s));
+        snprintf(s->sender, sizeof(s->sender), "%s", sender);
+        s->type = type;
+        s->hash = h;
+        s->next = seq + 1;
+        s->last_use = g->tick;
+        s->chain = g->buckets[h & (g->nbuckets - 1)];
+        g->buckets[h & (g->nbuckets - 1)] = i;
+        g->last = i;
+        g->totals.senders++;
+        return FS_GAP_NEW;
+    }
+
+    struct gap_stream *s = &g->streams[i];
+    g->last = i;
+    s->last_use = g->tick;
+
+    if (seq == s->next) {
+        s->next++;
+        return FS_GAP_OK;
+    }
+    if (seq > s->next) {
+        uint64_t n = seq - s->next;
+        s->lost += n;
+        g->totals.lost += n;
+        s->next = seq + 1;
+        if (lost)
+            *lost = n;
+        return FS_GAP_LOST;
+    }
+    if (seq == s->next - 1) {
+        g->totals.duplicates++;
+        return FS_GAP_DUPLICATE;
+    }
+    if (seq != 0 && s->next - seq <= FS_GAP_REORDER_WINDOW) {
+        g->totals.reordered++;
+        if (s->lost) {
+            s->lost--;
+            g->totals.lost--;
+        }
+        return FS_GAP_REORDERED;
+    }
+    g->totals.restarts++;
+    s->next = seq + 1;
+    s->lost = 0;
+    return FS_GAP_RESTART;
+}
+
+const struct fs_gap_counters *fs_gap_totals(const struct fs_gap *g)
+{
+    return &g->totals;
+}

@@ -1,0 +1,335 @@
+/*
+ * flowsend.c - fs-flowsend: plays a synthetic exporter over UDP, at a given
+ * rate or as fast as the machine allows.
+ *
+ *   fs-flowsend [--format v5|v9|ipfix] [--rate FLOWS/S] [--flows N | --seconds S]
+ *               [--flows-per-datagram N] [--ipv6-percent P] [--sampling N]
+ *               [--seed N] [--domain N] [--ring N] [--batch N] [--source ADDR]
+ *               HOST:PORT
+ *
+ * The stream comes from tools/lib/flowgen: --ring datagrams are generated
+ * up front and replayed with their sequence numbers moved on each pass, so
+ * the receiver sees one loss-free stream and the sender spends its time in
+ * sendmmsg(), not in making flows. The same options and seed give the same
+ * bytes, which is what lets a benchmark feed several collectors the very
+ * same stream. Rate 0 means as fast as possible; otherwise batches leave on
+ * a schedule (sleeping in between, so a paced sender leaves the CPU to the
+ * receiver).
+ *
+ * When done it prints one line of key=value pairs: flows, datagrams, bytes,
+ * packets (the sum of the flows' packet counters, before sampling), seconds,
+ * rate (flows/s reached) and send errors.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "flowgen.h"
+
+#define MAX_BATCH 1024
+#define MAX_FLOWS_PER_DATAGRAM 64
+#define DATAGRAM_CAP 2048
+
+struct options {
+    uint16_t version;
+    double rate;
+    uint64_t flows;
+    double seconds;
+    unsigned flows_per_datagram;
+    unsigned ipv6_percent;
+    uint32_t sampling;
+    uint64_t seed;
+    uint32_t domain;
+    size_t ring;
+    size_t batch;
+    int sndbuf;
+    const char *source;
+    const char *target;
+};
+
+struct ring {
+    uint8_t *data;        /* ring entries of DATAGRAM_CAP bytes */
+    size_t *len;
+    uint32_t *nflows;
+    uint64_t *packets;
+    size_t n;
+    uint32_t seq_advance;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "fs-flowsend: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    exit(1);
+}
+
+static int ring_build(struct ring *r, const struct options *o)
+{
+    struct timespec wall;
+    struct fs_gen_config cfg = {
+        .seed = o->seed,
+        .version = o->version,
+        .domain = o->domain,
+        .flows_per_datagram = o->flows_per_datagram,
+        .ipv6_percent = o->version == 5 ? 0 : o->ipv6_percent,
+        .sampling_rate = o->sampling,
+    };
+    struct fs_flow flows[MAX_FLOWS_PER_DATAGRAM];
+    struct fs_gen *g;
+    uint32_t seq0;
+
+    /* Flows stamped around now, so that receivers with clock checks take
+     * them as live traffic. Only the time base depends on it. */
+    clock_gettime(CLOCK_REALTIME, &wall);
+    cfg.start_ms = (uint64_t)wall.tv_sec * 1000;
+    if ((g = fs_gen_new(&cfg)) == NULL)
+        return -1;
+    r->n = o->ring;
+    r->data = malloc(r->n * DATAGRAM_CAP);
+    r->len = calloc(r->n, sizeof(*r->len));
+    r->nflows = calloc(r->n, sizeof(*r->nflows));
+    r->packets = calloc(r->n, sizeof(*r->packets));
+    if (!r->data || !r->len || !r->nflows || !r->packets) {
+        fs_gen_free(g);
+        return -1;
+    }
+    seq0 = fs_gen_next_sequence(g);
+    for (size_t i = 0; i < r->n; i++) {
+        size_t n;
+        int len = fs_gen_next(g, r->data + i * DATAGRAM_CAP, DATAGRAM_CAP, flows,
+                              MAX_FLOWS_PER_DATAGRAM, &n);
+
+        if (len < 0) {
+            fs_gen_free(g);
+            return -1;
+        }
+        r->len[i] = (size_t)len;
+        r->nflows[i] = (uint32_t)n;
+        for (size_t k = 0; k < n; k++)
+            r->packets[i] += flows[k].packets;
+    }
+    r->seq_advance = fs_gen_next_sequence(g) - seq0;
+    fs_gen_free(g);
+    return 0;
+}
+
+static int open_socket(const struct options *o)
+{
+    char host[256];
+    const char *colon = strrchr(o->target, ':');
+    struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai;
+    int fd, rc;
+
+    if (!colon || colon == o->target || (size_t)(colon - o->target) >= sizeof(host))
+        die("target '%s' is not HOST:PORT", o->target);
+    memcpy(host, o->target, (size_t)(colon - o->target));
+    host[colon - o->target] = '\0';
+    /* [::1]:2055 */
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0)
+        die("%s", gai_strerror(rc));
+    fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+    if (fd < 0)
+        die("socket: %s", strerror(errno));
+    if (o->sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o->sndbuf, sizeof(o->sndbuf)) < 0)
+        die("SO_SNDBUF: %s", strerror(errno));
+    if (o->source) {
+        struct addrinfo *src;
+
+        hints.ai_family = ai->ai_family;
+        if ((rc = getaddrinfo(o->source, NULL, &hints, &src)) != 0)
+            die("source: %s", gai_strerror(rc));
+        if (bind(fd, src->ai_addr, src->ai_addrlen) < 0)
+            die("bind: %s", strerror(errno));
+        freeaddrinfo(src);
+    }
+    /* Connected: the kernel looks the route up once, not per datagram. */
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+        die("connect: %s", strerror(errno));
+    freeaddrinfo(ai);
+    return fd;
+}
+
+static void sleep_until(double t)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop)
+        ;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: fs-flowsend [--format v5|v9|ipfix] [--rate FLOWS/S] [--flows N | --seconds S]\n"
+            "                   [--flows-per-datagram N] [--ipv6-percent P] [--sampling N]\n"
+            "                   [--seed N] [--domain N] [--ring N] [--batch N] [--sndbuf BYTES]\n"
+            "                   [--source ADDR] HOST:PORT\n");
+    exit(2);
+}
+
+static void parse(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"rate", required_argument, NULL, 'r'},
+        {"flows", required_argument, NULL, 'n'},
+        {"seconds", required_argument, NULL, 's'},
+        {"flows-per-datagram", required_argument, NULL, 'p'},
+        {"ipv6-percent", required_argument, NULL, '6'},
+        {"sampling", required_argument, NULL, 'S'},
+        {"seed", required_argument, NULL, 'x'},
+        {"domain", required_argument, NULL, 'd'},
+        {"ring", required_argument, NULL, 'R'},
+        {"batch", required_argument, NULL, 'b'},
+        {"sndbuf", required_argument, NULL, 'B'},
+        {"source", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "f:r:n:s:p:6:S:x:d:R:b:B:a:h", longopts, NULL)) != -1) {
+        char *end = NULL;
+
+        errno = 0;
+        switch (ch) {
+        case 'f':
+            end = optarg + strlen(optarg);
+            if (strcmp(optarg, "v5") == 0)
+                o->version = 5;
+            else if (strcmp(optarg, "v9") == 0)
+                o->version = 9;
+            else if (strcmp(optarg, "ipfix") == 0)
+                o->version = 10;
+            else
+                usage();
+            break;
+        case 'r': o->rate = strtod(optarg, &end); break;
+        case 'n': o->flows = strtoull(optarg, &end, 10); break;
+        case 's': o->seconds = strtod(optarg, &end); break;
+        case 'p': o->flows_per_datagram = (unsigned)strtoul(optarg, &end, 10); break;
+        case '6': o->ipv6_percent = (unsigned)strtoul(optarg, &end, 10); break;
+        case 'S': o->sampling = (uint32_t)strtoul(optarg, &end, 10); break;
+        case 'x': o->seed = strtoull(optarg, &end, 10); break;
+        case 'd': o->domain = (uint32_t)strtoul(optarg, &end, 10); break;
+        case 'R': o->ring = strtoul(optarg, &end, 10); break;
+        case 'b': o->batch = strtoul(optarg, &end, 10); break;
+        case 'B': o->sndbuf = (int)strtol(optarg, &end, 10); break;
+        case 'a': o->source = optarg; end = optarg + strlen(optarg); break;
+        default: usage();
+        }
+        if (errno || !end || *end)
+            usage();
+    }
+    if (optind + 1 != argc || o->rate < 0 || o->seconds < 0 || o->ring < 1 ||
+        o->batch < 1 || o->batch > MAX_BATCH || o->flows_per_datagram > MAX_FLOWS_PER_DATAGRAM)
+        usage();
+    if (o->flows == 0 && o->seconds == 0)
+        o->seconds = 1;
+    o->target = argv[optind];
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {.version = 5, .seed = 1, .ring = 8192, .batch = 32};
+    static struct mmsghdr msgs[MAX_BATCH];
+    static struct iovec iov[MAX_BATCH];
+    struct ring r = {0};
+    uint64_t flows = 0, datagrams = 0, bytes = 0, packets = 0, errors = 0;
+    size_t pos = 0;
+    double t0, deadline, el;
+    int fd;
+
+    parse(argc, argv, &o);
+    if (ring_build(&r, &o) < 0)
+        die("%s", "cannot generate the stream (check format, sampling and flows per datagram)");
+    fd = open_socket(&o);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    t0 = now_s();
+    deadline = o.seconds > 0 ? t0 + o.seconds : 0;
+    while (!stop) {
+        size_t n = 0;
+        uint64_t batch_flows = 0;
+        int sent;
+
+        if (o.flows && flows >= o.flows)
+            break;
+        if (deadline && now_s() >= deadline)
+            break;
+        /* Whole datagrams, up to the flow budget. */
+        while (n < o.batch && pos + n < r.n &&
+               (!o.flows || flows + batch_flows < o.flows)) {
+            iov[n].iov_base = r.data + (pos + n) * DATAGRAM_CAP;
+            iov[n].iov_len = r.len[pos + n];
+            msgs[n].msg_hdr = (struct msghdr){.msg_iov = &iov[n], .msg_iovlen = 1};
+            batch_flows += r.nflows[pos + n];
+            n++;
+        }
+        if (o.rate > 0) {
+            double due = t0 + (double)flows / o.rate;
+
+            if (due > now_s())
+                sleep_until(due);
+        }
+        sent = sendmmsg(fd, msgs, (unsigned)n, 0);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            /* ECONNREFUSED (nobody listening yet), ENOBUFS: count, go on */
+            errors++;
+            sent = (int)n;
+        } else {
+            for (int i = 0; i < sent; i++) {
+                bytes += r.len[pos + (size_t)i];
+                flows += r.nflows[pos + (size_t)i];
+                packets += r.packets[pos + (size_t)i];
+            }
+            datagrams += (uint64_t)sent;
+        }
+        pos += (size_t)sent;
+        if (pos == r.n) {
+            for (size_t i = 0; i < r.n; i++)
+                fs_gen_shift_sequence(r.data + i * DATAGRAM_CAP, r.len[i], r.seq_advance);
+            pos = 0;
+        }
+    }
+    el = now_s() - t0;
+    printf("flows=%llu datagrams=%llu bytes=%llu packets=%llu seconds=%.3f rate=%.0f errors=%llu\n",
+           (unsigned long long)flows, (unsigned long long)datagrams, (unsigned long long)bytes,
+           (unsigned long long)packets, el, el > 0 ? (double)flows / el : 0.0,
+           (unsigned long long)errors);
+    close(fd);
+    return 0;
+}

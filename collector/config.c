@@ -800,6 +800,28 @@ void fs_config_write(const struct fs_config *c, FILE *fp)
     }
 }
 
+/* Writes help text after the option column, folded at word boundaries. */
+static void print_wrapped(FILE *fp, const char *text)
+{
+    const int indent = 33, width = 79;
+    int col = indent - 1;
+
+    while (*text != '\0') {
+        int len = (int)strcspn(text, " ");
+
+        if (col + 1 + len > width && col > indent - 1) {
+            fprintf(fp, "\n%*s", indent - 1, "");
+            col = indent - 1;
+        }
+        fprintf(fp, " %.*s", len, text);
+        col += 1 + len;
+        text += len;
+        while (*text == ' ')
+            text++;
+    }
+    fputc('\n', fp);
+}
+
 void fs_config_usage(FILE *fp, const char *program)
 {
     fprintf(fp,
@@ -814,7 +836,8 @@ void fs_config_usage(FILE *fp, const char *program)
 
         snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
                  o->arg ? o->arg : "");
-        fprintf(fp, "  %-30s %s\n", left, o->help);
+        fprintf(fp, "  %-30s", left);
+        print_wrapped(fp, o->help);
     }
     fprintf(fp, "  %-30s %s\n  %-30s %s\n  %-30s %s\n", "-c, --config FILE",
             "read options from FILE first", "-h, --help", "show this text", "--version",

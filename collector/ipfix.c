@@ -144,7 +144,12 @@ int fs_ipfix_decode(struct fs_decode_ctx *c, const uint8_t *p, size_t len)
             break;
         }
         if (id == SET_TEMPLATE || id == SET_OPTIONS) {
-            r = ipfix_templates(c, &m, id, body, blen, &learned);
+            bool now = false;
+
+            r = ipfix_templates(c, &m, id, body, blen, &now);
+            if (now && fs_pending_release_options(c) < 0)
+                r = -1;
+            learned |= now;
         } else if (id < 256) {
             r = fs_ctx_error(c, FS_ERR_BAD_SET_ID, "IPFIX domain %u: reserved set id %u",
                              m.domain, id);

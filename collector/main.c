@@ -109,7 +109,8 @@ static void publish(struct collector *c)
             c->bus_messages++;
             c->bus_flows += n;
         } else {
-            /* A full queue means slow subscribers: counted, never waited for. */
+            /* Never waited for: a collector that blocks loses datagrams in
+             * the kernel instead, uncounted per exporter. */
             c->bus_dropped_messages++;
             c->bus_dropped_flows += n;
         }
@@ -219,18 +220,14 @@ static uint64_t counter_at(const struct fs_counters *k, size_t off)
 typedef void (*counter_fn)(void *arg, const char *name, uint64_t value);
 
 /* Calls `fn` for every counter of `k`: the fields, "errors" (their sum)
- * and "error_<kind>" for each kind. */
+ * and each kind of error under the decoder's name for it. */
 static void each_counter(const struct fs_counters *k, counter_fn fn, void *arg)
 {
-    char name[64];
-
     for (size_t i = 0; i < sizeof(counter_fields) / sizeof(counter_fields[0]); i++)
         fn(arg, counter_fields[i].name, counter_at(k, counter_fields[i].off));
     fn(arg, "errors", fs_counters_errors(k));
-    for (int e = 0; e < FS_ERR_COUNT; e++) {
-        snprintf(name, sizeof(name), "error_%s", fs_err_name((enum fs_err_kind)e));
-        fn(arg, name, k->errors[e]);
-    }
+    for (int e = 0; e < FS_ERR_COUNT; e++)
+        fn(arg, fs_err_name((enum fs_err_kind)e), k->errors[e]);
 }
 
 static void each_udp_counter(const struct fs_udp *u, counter_fn fn, void *arg)
@@ -345,7 +342,8 @@ static void log_counters(const struct collector *c, bool everything)
     }
 }
 
-/* The stats message: groups "total", "exporter:ADDR", "socket:URL". */
+/* The stats message: groups "total", one per exporter (named by its
+ * address) and one per socket (named by its URL, "udp://[::]:2055"). */
 static void stats_add(void *arg, const char *name, uint64_t v)
 {
     fs_stats_add(arg, name, v);
@@ -353,16 +351,14 @@ static void stats_add(void *arg, const char *name, uint64_t v)
 
 static void stats_exporter(void *arg, const fs_ip *ip, const struct fs_counters *k)
 {
-    char addr[FS_IP_STRLEN], group[FS_IP_STRLEN + 16];
+    char addr[FS_IP_STRLEN];
 
-    snprintf(group, sizeof(group), "exporter:%s", fs_ip_format(ip, addr));
-    fs_stats_group(arg, group);
+    fs_stats_group(arg, fs_ip_format(ip, addr));
     each_counter(k, stats_add, arg);
 }
 
 static void send_stats(struct collector *c)
 {
-    char group[128];
     const void *buf;
     size_t len;
 
@@ -373,13 +369,11 @@ static void send_stats(struct collector *c)
     each_total_counter(c, stats_add, c->stats);
     fs_decoder_foreach_exporter(c->dec, stats_exporter, c->stats);
     for (size_t i = 0; i < c->nudp; i++) {
-        snprintf(group, sizeof(group), "socket:%s", fs_udp_name(c->udp[i]));
-        fs_stats_group(c->stats, group);
+        fs_stats_group(c->stats, fs_udp_name(c->udp[i]));
         each_udp_counter(c->udp[i], stats_add, c->stats);
     }
     for (size_t i = 0; i < c->ntcp; i++) {
-        snprintf(group, sizeof(group), "socket:%s", fs_tcp_name(c->tcp[i]));
-        fs_stats_group(c->stats, group);
+        fs_stats_group(c->stats, fs_tcp_name(c->tcp[i]));
         each_tcp_counter(c->tcp[i], stats_add, c->stats);
     }
     if (fs_stats_finish(c->stats, &buf, &len) == 0 &&
@@ -618,18 +612,24 @@ static void install_signals(void)
 
 static void drain_udp(struct collector *c, struct fs_udp *u)
 {
-    uint64_t drops;
-
     for (int i = 0; i < BATCHES_PER_WAKE; i++) {
         c->now_ms = clock_ms(CLOCK_REALTIME);
         if (fs_udp_recv(u, on_datagram, c) < FS_UDP_BATCH)
             break;
     }
-    drops = fs_udp_take_drops(u);
-    if (drops > 0) {
+}
+
+/* Called once a second: a line per second at most, however bad the overload. */
+static void note_kernel_drops(struct collector *c)
+{
+    for (size_t i = 0; i < c->nudp; i++) {
+        uint64_t drops = fs_udp_take_drops(c->udp[i]);
+
+        if (drops == 0)
+            continue;
         c->kernel_drops += drops;
-        fs_log(FS_LOG_WARNING, "%s: kernel dropped %llu datagrams (receive buffer full)",
-               fs_udp_name(u), (unsigned long long)drops);
+        fs_log(FS_LOG_WARNING, "%s: kernel dropped %llu datagrams (receive buffer full; "
+               "raise rcvbuf?)", fs_udp_name(c->udp[i]), (unsigned long long)drops);
     }
 }
 
@@ -688,6 +688,7 @@ static int run_live(struct collector *c)
         }
         mono = clock_ms(CLOCK_MONOTONIC);
         if (mono >= next_expire) {
+            note_kernel_drops(c);
             fs_decoder_expire(c->dec, clock_ms(CLOCK_REALTIME));
             for (size_t i = 0; i < c->ntcp; i++)
                 fs_tcp_expire(c->tcp[i], mono, (uint64_t)c->cfg.tcp_idle_timeout * 1000u);
@@ -704,6 +705,7 @@ static int run_live(struct collector *c)
         }
     }
     flush_outputs(c);
+    note_kernel_drops(c);
     send_stats(c);
     save_templates(c, true);
     log_counters(c, true);

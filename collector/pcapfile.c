@@ -8,6 +8,7 @@
  * damaged or snapped frame is counted as truncated instead of being decoded
  * with garbage behind it.
  */
+#include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,8 +21,6 @@
 #define ETH_VLAN 0x8100   /* 802.1Q */
 #define ETH_QINQ 0x88a8   /* 802.1ad */
 #define ETH_QINQ_OLD 0x9100
-
-#define IPPROTO_UDP_ 17
 
 /* What became of one frame; each frame lands in exactly one counter. */
 enum frame_result { FRAME_UDP, FRAME_SKIP, FRAME_TRUNC, FRAME_FRAG };
@@ -113,7 +112,7 @@ static enum frame_result parse_ipv4(struct cursor *c, struct fs_pcap_packet *pkt
         return FRAME_TRUNC;
     if ((get16(ip + 6) & 0x3fff) != 0) /* MF set or offset non-zero */
         return FRAME_FRAG;
-    if (ip[9] != IPPROTO_UDP_)
+    if (ip[9] != IPPROTO_UDP)
         return FRAME_SKIP;
     pkt->src.af = pkt->dst.af = 4;
     memcpy(pkt->src.b, ip + 12, 4);
@@ -149,7 +148,7 @@ static enum frame_result parse_ipv6(struct cursor *c, struct fs_pcap_packet *pkt
         size_t extlen;
 
         switch (next) {
-        case IPPROTO_UDP_:
+        case IPPROTO_UDP:
             return parse_udp(c, c->left, pkt);
         case 0:   /* hop-by-hop options */
         case 43:  /* routing */

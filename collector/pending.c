@@ -149,7 +149,7 @@ static int release_kind(struct fs_decode_ctx *c, struct fs_pending *q, bool opti
     return rc;
 }
 
-int fs_pending_release(struct fs_decode_ctx *c)
+static int release(struct fs_decode_ctx *c, bool options_only)
 {
     struct fs_pending *q = c->exp->pending;
     uint64_t now_ms = c->now_ms;
@@ -159,8 +159,18 @@ int fs_pending_release(struct fs_decode_ctx *c)
         return 0;
     /* Options first: sampling rates and systemInitTime apply to the flows. */
     rc = release_kind(c, q, true);
-    if (release_kind(c, q, false) < 0)
+    if (!options_only && release_kind(c, q, false) < 0)
         rc = -1;
     c->now_ms = now_ms;
     return rc;
+}
+
+int fs_pending_release_options(struct fs_decode_ctx *c)
+{
+    return release(c, true);
+}
+
+int fs_pending_release(struct fs_decode_ctx *c)
+{
+    return release(c, false);
 }

@@ -18,9 +18,17 @@
 int fs_pending_hold(struct fs_decode_ctx *c, const struct fs_msg *m, uint16_t tpl_id,
                     const uint8_t *p, size_t len);
 
-/* Decodes, in arrival order, every waiting set whose template is now known,
- * and delivers their flows through the context. Returns -1 if any of them
- * was damaged (counted), else 0. */
+/*
+ * Decodes what waited and whose template is now known, in arrival order,
+ * options before flows, delivering the flows through the context. The
+ * decoders call fs_pending_release_options() after each template set, so
+ * that sampling announced in waiting options records applies to the data
+ * sets that follow in the same datagram, and fs_pending_release() at the end
+ * of a datagram that carried templates: held flows come out after the flows
+ * of the datagram that brought their template. Both return -1 if a released
+ * set was damaged (counted), else 0.
+ */
+int fs_pending_release_options(struct fs_decode_ctx *c);
 int fs_pending_release(struct fs_decode_ctx *c);
 
 #endif

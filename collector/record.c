@@ -36,20 +36,40 @@ enum op_code {
     OP_SKIP = 0,
     OP_VARLEN,
     OP_BYTES, OP_PACKETS, OP_PROTO, OP_TOS, OP_TCP_FLAGS,
-    OP_SRC_PORT, OP_DST_PORT,
-    OP_SRC_V4, OP_DST_V4, OP_SRC_V6, OP_DST_V6,
-    OP_IN_IF, OP_OUT_IF,
-    OP_NH_V4, OP_NH_V6, OP_BGP_NH_V4, OP_BGP_NH_V6,
+    OP_SRC_PORT, OP_DST_PORT, OP_SRC_ADDR, OP_DST_ADDR,
+    OP_IN_IF, OP_OUT_IF, OP_NEXT_HOP, OP_BGP_NEXT_HOP,
     OP_SRC_AS, OP_DST_AS, OP_SRC_MASK, OP_DST_MASK,
     OP_SRC_VLAN, OP_DST_VLAN, OP_SRC_MAC, OP_DST_MAC,
     OP_MPLS, OP_DIRECTION, OP_FWD_STATUS,
     OP_ICMP_TC, OP_ICMP_TYPE, OP_ICMP_CODE,
-    OP_POST_SRC_V4, OP_POST_DST_V4, OP_POST_SRC_V6, OP_POST_DST_V6,
-    OP_POST_SRC_PORT, OP_POST_DST_PORT,
+    OP_POST_SRC_ADDR, OP_POST_DST_ADDR, OP_POST_SRC_PORT, OP_POST_DST_PORT,
     OP_IP_VERSION, OP_SAMPLER_ID,
     OP_REV_BYTES, OP_REV_PACKETS, OP_REV_TOS, OP_REV_TCP_FLAGS,
     OP_START, OP_END, OP_DUR,
-    OP_PARAM
+    OP_PARAM,
+    OP_FRAME, /* dataLinkFrameSection: kept for after the record */
+    OP_ALT    /* the IPv6 variant of op `arg` in a record that has both */
+};
+
+/* One op: what to do with the next `len` bytes of the record. */
+struct fs_op {
+    uint8_t code;       /* enum op_code */
+    uint8_t arg;        /* MPLS stack position, enum rec_param, OP_ALT's op;
+                           OP_VARLEN: 1 for a dataLinkFrameSection */
+    uint16_t len;       /* field length; for a variable-length field, the fixed
+                           bytes that follow it up to the next one */
+};
+
+struct fs_rec_prog {
+    uint64_t present;   /* FS_F_* bits every record of this template sets */
+    uint16_t min_len;   /* shortest possible record: less is padding */
+    uint16_t nops;
+    uint8_t start_form, end_form, dur_form; /* chosen time fields, TF_NONE if none */
+    uint8_t mpls_mask;  /* stack positions present, bit i = entry i */
+    bool has_params;    /* sampling or systemInitTime fields to resolve */
+    bool has_frame;     /* a dataLinkFrameSection fills what the record lacks */
+    bool dual;          /* IPv4 and IPv6 variants of one field: pick per record */
+    struct fs_op ops[];
 };
 
 /* Time forms (struct fs_rec_prog start_form, end_form, dur_form). */
@@ -79,6 +99,9 @@ struct rec_params {
     uint32_t have; /* bit (1 << RP_*) per value seen */
     uint64_t start, end, dur;
     uint64_t v[RP_COUNT];
+    const uint8_t *frame; /* dataLinkFrameSection */
+    size_t frame_len;
+    struct fs_flow alt;   /* IPv6 variants, for dual templates */
 };
 
 /* Flow fields that several elements compete for; see the top comment. */
@@ -91,7 +114,8 @@ enum slot {
 
 /* Which lengths an element may have. */
 enum len_kind {
-    L_UINT = 1, /* reduced-size encoding: 1 to 8 bytes */
+    L_ANY = 1,  /* any length, variable length included */
+    L_UINT,     /* reduced-size encoding: 1 to 8 bytes */
     L_V4,       /* 4 */
     L_V6,       /* 16 */
     L_MAC,      /* 6 */
@@ -106,13 +130,17 @@ struct ie_map {
     uint8_t rank; /* lower wins within a slot */
     uint8_t len;  /* enum len_kind; 0 = not mapped */
     uint8_t bit;  /* FS_F_* set by the op, 0xff none */
+    uint8_t fam;  /* 4 or 6: the IPv4 or IPv6 variant of a field */
 };
 
 #define NOBIT 0xff
 #define M(o, l, b) { .op = (o), .len = (l), .bit = (b) }
 #define MS(o, l, b, s, r) { .op = (o), .len = (l), .bit = (b), .slot = (s), .rank = (r) }
-#define MT(o, form, s, r, l, b) { .op = (o), .arg = (form), .len = (l), .bit = (b), .slot = (s), .rank = (r) }
+#define MT(o, form, s, r, l) \
+    { .op = (o), .arg = (form), .len = (l), .bit = NOBIT, .slot = (s), .rank = (r) }
 #define MP(p) { .op = OP_PARAM, .arg = (p), .len = L_UINT, .bit = NOBIT }
+#define M4(o, l, b) { .op = (o), .len = (l), .bit = (b), .fam = 4 }
+#define M6(o, l, b) { .op = (o), .len = (l), .bit = (b), .fam = 6 }
 #define MPLS(i) { .op = OP_MPLS, .arg = (i), .len = L_MPLS, .bit = NOBIT }
 
 /* IANA elements (and the v9 field types, which are the same numbers). */
@@ -123,26 +151,26 @@ static const struct ie_map iana_map[] = {
     [5] = M(OP_TOS, L_UINT, FS_F_TOS),
     [6] = M(OP_TCP_FLAGS, L_UINT, FS_F_TCP_FLAGS),
     [7] = M(OP_SRC_PORT, L_UINT, FS_F_SRC_PORT),
-    [8] = M(OP_SRC_V4, L_V4, FS_F_SRC_ADDR),
-    [9] = M(OP_SRC_MASK, L_UINT, FS_F_SRC_MASK),
+    [8] = M4(OP_SRC_ADDR, L_V4, FS_F_SRC_ADDR),
+    [9] = M4(OP_SRC_MASK, L_UINT, FS_F_SRC_MASK),
     [10] = MS(OP_IN_IF, L_UINT, FS_F_IN_IF, S_IN_IF, 0),
     [11] = M(OP_DST_PORT, L_UINT, FS_F_DST_PORT),
-    [12] = M(OP_DST_V4, L_V4, FS_F_DST_ADDR),
-    [13] = M(OP_DST_MASK, L_UINT, FS_F_DST_MASK),
+    [12] = M4(OP_DST_ADDR, L_V4, FS_F_DST_ADDR),
+    [13] = M4(OP_DST_MASK, L_UINT, FS_F_DST_MASK),
     [14] = MS(OP_OUT_IF, L_UINT, FS_F_OUT_IF, S_OUT_IF, 0),
-    [15] = M(OP_NH_V4, L_V4, FS_F_NEXT_HOP),
+    [15] = M4(OP_NEXT_HOP, L_V4, FS_F_NEXT_HOP),
     [16] = M(OP_SRC_AS, L_UINT, FS_F_SRC_AS),
     [17] = M(OP_DST_AS, L_UINT, FS_F_DST_AS),
-    [18] = M(OP_BGP_NH_V4, L_V4, FS_F_BGP_NEXT_HOP),
-    [21] = MT(OP_END, TF_UPTIME, S_END, 5, L_UINT, NOBIT),
-    [22] = MT(OP_START, TF_UPTIME, S_START, 5, L_UINT, NOBIT),
+    [18] = M4(OP_BGP_NEXT_HOP, L_V4, FS_F_BGP_NEXT_HOP),
+    [21] = MT(OP_END, TF_UPTIME, S_END, 5, L_UINT),
+    [22] = MT(OP_START, TF_UPTIME, S_START, 5, L_UINT),
     [23] = MS(OP_BYTES, L_UINT, FS_F_BYTES, S_BYTES, 1),
     [24] = MS(OP_PACKETS, L_UINT, FS_F_PACKETS, S_PACKETS, 1),
-    [27] = M(OP_SRC_V6, L_V6, FS_F_SRC_ADDR),
-    [28] = M(OP_DST_V6, L_V6, FS_F_DST_ADDR),
-    [29] = M(OP_SRC_MASK, L_UINT, FS_F_SRC_MASK),
-    [30] = M(OP_DST_MASK, L_UINT, FS_F_DST_MASK),
-    [32] = M(OP_ICMP_TC, L_UINT, FS_F_ICMP),
+    [27] = M6(OP_SRC_ADDR, L_V6, FS_F_SRC_ADDR),
+    [28] = M6(OP_DST_ADDR, L_V6, FS_F_DST_ADDR),
+    [29] = M6(OP_SRC_MASK, L_UINT, FS_F_SRC_MASK),
+    [30] = M6(OP_DST_MASK, L_UINT, FS_F_DST_MASK),
+    [32] = M4(OP_ICMP_TC, L_UINT, FS_F_ICMP),
     [34] = MP(RP_INTERVAL),
     [48] = MS(OP_SAMPLER_ID, L_UINT, FS_F_SAMPLER_ID, S_SAMPLER, 1),
     [50] = MP(RP_RANDOM),
@@ -152,8 +180,8 @@ static const struct ie_map iana_map[] = {
     [59] = MS(OP_DST_VLAN, L_UINT, FS_F_DST_VLAN, S_DST_VLAN, 0),
     [60] = M(OP_IP_VERSION, L_UINT, FS_F_IP_VERSION),
     [61] = M(OP_DIRECTION, L_UINT, FS_F_DIRECTION),
-    [62] = M(OP_NH_V6, L_V6, FS_F_NEXT_HOP),
-    [63] = M(OP_BGP_NH_V6, L_V6, FS_F_BGP_NEXT_HOP),
+    [62] = M6(OP_NEXT_HOP, L_V6, FS_F_NEXT_HOP),
+    [63] = M6(OP_BGP_NEXT_HOP, L_V6, FS_F_BGP_NEXT_HOP),
     [70] = MPLS(0), [71] = MPLS(1), [72] = MPLS(2), [73] = MPLS(3), [74] = MPLS(4),
     [75] = MPLS(5), [76] = MPLS(6), [77] = MPLS(7), [78] = MPLS(8), [79] = MPLS(9),
     [80] = MS(OP_DST_MAC, L_MAC, FS_F_DST_MAC, S_DST_MAC, 0),
@@ -161,39 +189,40 @@ static const struct ie_map iana_map[] = {
     [85] = MS(OP_BYTES, L_UINT, FS_F_BYTES, S_BYTES, 2),
     [86] = MS(OP_PACKETS, L_UINT, FS_F_PACKETS, S_PACKETS, 2),
     [89] = M(OP_FWD_STATUS, L_UINT, FS_F_FWD_STATUS),
-    [139] = M(OP_ICMP_TC, L_UINT, FS_F_ICMP),
-    [150] = MT(OP_START, TF_SEC, S_START, 3, L_UINT, NOBIT),
-    [151] = MT(OP_END, TF_SEC, S_END, 3, L_UINT, NOBIT),
-    [152] = MT(OP_START, TF_MS, S_START, 0, L_UINT, NOBIT),
-    [153] = MT(OP_END, TF_MS, S_END, 0, L_UINT, NOBIT),
-    [154] = MT(OP_START, TF_NTP, S_START, 1, L_NTP, NOBIT),
-    [155] = MT(OP_END, TF_NTP, S_END, 1, L_NTP, NOBIT),
-    [156] = MT(OP_START, TF_NTP, S_START, 2, L_NTP, NOBIT),
-    [157] = MT(OP_END, TF_NTP, S_END, 2, L_NTP, NOBIT),
-    [158] = MT(OP_START, TF_DELTA_US, S_START, 4, L_UINT, NOBIT),
-    [159] = MT(OP_END, TF_DELTA_US, S_END, 4, L_UINT, NOBIT),
+    [139] = M6(OP_ICMP_TC, L_UINT, FS_F_ICMP),
+    [150] = MT(OP_START, TF_SEC, S_START, 3, L_UINT),
+    [151] = MT(OP_END, TF_SEC, S_END, 3, L_UINT),
+    [152] = MT(OP_START, TF_MS, S_START, 0, L_UINT),
+    [153] = MT(OP_END, TF_MS, S_END, 0, L_UINT),
+    [154] = MT(OP_START, TF_NTP, S_START, 1, L_NTP),
+    [155] = MT(OP_END, TF_NTP, S_END, 1, L_NTP),
+    [156] = MT(OP_START, TF_NTP, S_START, 2, L_NTP),
+    [157] = MT(OP_END, TF_NTP, S_END, 2, L_NTP),
+    [158] = MT(OP_START, TF_DELTA_US, S_START, 4, L_UINT),
+    [159] = MT(OP_END, TF_DELTA_US, S_END, 4, L_UINT),
     [160] = MP(RP_SYS_INIT),
-    [161] = MT(OP_DUR, TF_MS, S_DUR, 0, L_UINT, NOBIT),
-    [162] = MT(OP_DUR, TF_US, S_DUR, 1, L_UINT, NOBIT),
-    [176] = M(OP_ICMP_TYPE, L_UINT, FS_F_ICMP),
-    [177] = M(OP_ICMP_CODE, L_UINT, FS_F_ICMP),
-    [178] = M(OP_ICMP_TYPE, L_UINT, FS_F_ICMP),
-    [179] = M(OP_ICMP_CODE, L_UINT, FS_F_ICMP),
-    [225] = M(OP_POST_SRC_V4, L_V4, FS_F_POST_SRC_ADDR),
-    [226] = M(OP_POST_DST_V4, L_V4, FS_F_POST_DST_ADDR),
+    [161] = MT(OP_DUR, TF_MS, S_DUR, 0, L_UINT),
+    [162] = MT(OP_DUR, TF_US, S_DUR, 1, L_UINT),
+    [176] = M4(OP_ICMP_TYPE, L_UINT, FS_F_ICMP),
+    [177] = M4(OP_ICMP_CODE, L_UINT, FS_F_ICMP),
+    [178] = M6(OP_ICMP_TYPE, L_UINT, FS_F_ICMP),
+    [179] = M6(OP_ICMP_CODE, L_UINT, FS_F_ICMP),
+    [225] = M4(OP_POST_SRC_ADDR, L_V4, FS_F_POST_SRC_ADDR),
+    [226] = M4(OP_POST_DST_ADDR, L_V4, FS_F_POST_DST_ADDR),
     [227] = M(OP_POST_SRC_PORT, L_UINT, FS_F_POST_SRC_PORT),
     [228] = M(OP_POST_DST_PORT, L_UINT, FS_F_POST_DST_PORT),
     [243] = MS(OP_SRC_VLAN, L_UINT, FS_F_SRC_VLAN, S_SRC_VLAN, 1),
     [252] = MS(OP_IN_IF, L_UINT, FS_F_IN_IF, S_IN_IF, 1),
     [253] = MS(OP_OUT_IF, L_UINT, FS_F_OUT_IF, S_OUT_IF, 1),
     [254] = MS(OP_DST_VLAN, L_UINT, FS_F_DST_VLAN, S_DST_VLAN, 1),
-    [281] = M(OP_POST_SRC_V6, L_V6, FS_F_POST_SRC_ADDR),
-    [282] = M(OP_POST_DST_V6, L_V6, FS_F_POST_DST_ADDR),
+    [281] = M6(OP_POST_SRC_ADDR, L_V6, FS_F_POST_SRC_ADDR),
+    [282] = M6(OP_POST_DST_ADDR, L_V6, FS_F_POST_DST_ADDR),
     [302] = MS(OP_SAMPLER_ID, L_UINT, FS_F_SAMPLER_ID, S_SAMPLER, 0),
     [305] = MP(RP_PKT_INTERVAL),
     [306] = MP(RP_PKT_SPACE),
     [309] = MP(RP_SIZE),
     [310] = MP(RP_POPULATION),
+    [315] = M(OP_FRAME, L_ANY, NOBIT),
 };
 
 /* RFC 5103 reverse elements: the forward element's id under PEN 29305. */
@@ -221,11 +250,12 @@ static const struct ie_map *ie_lookup(const struct fs_tpl_field *fl)
     if (m == NULL || m->len == 0)
         return NULL;
     switch (m->len) {
+    case L_ANY: return m;
     case L_UINT: return fl->len >= 1 && fl->len <= 8 ? m : NULL;
     case L_V4: return fl->len == 4 ? m : NULL;
     case L_V6: return fl->len == 16 ? m : NULL;
     case L_MAC: return fl->len == 6 ? m : NULL;
-    case L_MPLS: return fl->len >= 3 && fl->len != FS_VARLEN && m->arg < FS_FLOW_MPLS_MAX ? m : NULL;
+    case L_MPLS: return fl->len >= 3 && m->arg < FS_FLOW_MPLS_MAX ? m : NULL;
     case L_NTP: return fl->len == 8 ? m : NULL;
     default: return NULL;
     }
@@ -245,7 +275,7 @@ static bool field_is_varlen(const struct fs_tpl_def *def, const struct fs_tpl_fi
 
 struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **why)
 {
-    uint8_t best[S_COUNT];
+    uint8_t best[S_COUNT], fams[OP_ALT] = { 0 };
     size_t fixed = 0, nvar = 0;
 
     *why = NULL;
@@ -271,6 +301,8 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
             continue;
         if (m->slot != S_NONE && m->rank < best[m->slot])
             best[m->slot] = m->rank;
+        if (m->fam)
+            fams[m->op] |= m->fam == 4 ? 1 : 2;
     }
     if (fixed + nvar > 65535) {
         *why = "template records are longer than 65535 bytes";
@@ -282,11 +314,11 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
     }
 
     /* At most one op per field plus the skips between them. */
-    struct fs_rec_prog *g = calloc(1, sizeof(*g) + (2 * (size_t)def->nfields + 1) * sizeof(struct fs_op));
+    size_t nops = 2 * (size_t)def->nfields + 1;
+    struct fs_rec_prog *g = calloc(1, sizeof(*g) + nops * sizeof(struct fs_op));
     if (g == NULL)
         return NULL;
     g->min_len = (uint16_t)(fixed + nvar);
-    g->varlen = nvar > 0;
 
     size_t skip = 0;
     struct fs_op *seg = NULL; /* last variable-length op: collects the fixed bytes after it */
@@ -313,11 +345,18 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
         }
         op = &g->ops[g->nops++];
         if (m == NULL) {
-            *op = (struct fs_op){ .code = OP_VARLEN };
+            const struct ie_map *vm = ie_lookup(fl);
+
+            *op = (struct fs_op){ .code = OP_VARLEN, .arg = vm && vm->op == OP_FRAME };
+            g->has_frame |= op->arg;
             seg = op;
             continue;
         }
         *op = (struct fs_op){ .code = m->op, .len = fl->len };
+        if (m->fam == 6 && fams[m->op] == 3) {
+            *op = (struct fs_op){ .code = OP_ALT, .arg = m->op, .len = fl->len };
+            g->dual = true;
+        }
         if (m->bit != NOBIT)
             g->present |= UINT64_C(1) << m->bit;
         switch (m->op) {
@@ -332,6 +371,7 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
         case OP_START: g->start_form = m->arg; break;
         case OP_END: g->end_form = m->arg; break;
         case OP_DUR: g->dur_form = m->arg; break;
+        case OP_FRAME: g->has_frame = true; break;
         default: break;
         }
     }
@@ -363,6 +403,69 @@ static inline void set_ip(fs_ip *ip, const uint8_t *p, unsigned n)
     memcpy(ip->b, p, n);
 }
 
+/* Stores one field value. Inlined into the record loop: it is the loop. */
+static inline __attribute__((always_inline)) void put_field(uint8_t code, uint8_t arg, const uint8_t *q, unsigned n,
+                             struct fs_flow *f, struct rec_params *r)
+{
+    switch ((enum op_code)code) {
+    case OP_SKIP: case OP_VARLEN: break;
+    case OP_BYTES: f->bytes = get_uint(q, n); break;
+    case OP_PACKETS: f->packets = get_uint(q, n); break;
+    case OP_PROTO: f->proto = (uint8_t)get_uint(q, n); break;
+    case OP_TOS: f->tos = (uint8_t)get_uint(q, n); break;
+    case OP_TCP_FLAGS: f->tcp_flags = (uint8_t)get_uint(q, n); break;
+    case OP_SRC_PORT: f->src_port = (uint16_t)get_uint(q, n); break;
+    case OP_DST_PORT: f->dst_port = (uint16_t)get_uint(q, n); break;
+    case OP_SRC_ADDR: set_ip(&f->src_addr, q, n); break;
+    case OP_DST_ADDR: set_ip(&f->dst_addr, q, n); break;
+    case OP_IN_IF: f->in_if = (uint32_t)get_uint(q, n); break;
+    case OP_OUT_IF: f->out_if = (uint32_t)get_uint(q, n); break;
+    case OP_NEXT_HOP: set_ip(&f->next_hop, q, n); break;
+    case OP_BGP_NEXT_HOP: set_ip(&f->bgp_next_hop, q, n); break;
+    case OP_SRC_AS: f->src_as = (uint32_t)get_uint(q, n); break;
+    case OP_DST_AS: f->dst_as = (uint32_t)get_uint(q, n); break;
+    case OP_SRC_MASK: f->src_mask = (uint8_t)get_uint(q, n); break;
+    case OP_DST_MASK: f->dst_mask = (uint8_t)get_uint(q, n); break;
+    case OP_SRC_VLAN: f->src_vlan = (uint16_t)get_uint(q, n); break;
+    case OP_DST_VLAN: f->dst_vlan = (uint16_t)get_uint(q, n); break;
+    case OP_SRC_MAC: memcpy(f->src_mac, q, 6); break;
+    case OP_DST_MAC: memcpy(f->dst_mac, q, 6); break;
+    case OP_MPLS: f->mpls[arg] = (uint32_t)q[0] << 16 | (uint32_t)q[1] << 8 | q[2]; break;
+    case OP_DIRECTION: f->direction = (uint8_t)get_uint(q, n); break;
+    case OP_FWD_STATUS: f->fwd_status = (uint8_t)get_uint(q, n); break;
+    case OP_ICMP_TC: {
+        uint16_t tc = (uint16_t)get_uint(q, n);
+        f->icmp_type = (uint8_t)(tc >> 8);
+        f->icmp_code = (uint8_t)tc;
+        break;
+    }
+    case OP_ICMP_TYPE: f->icmp_type = (uint8_t)get_uint(q, n); break;
+    case OP_ICMP_CODE: f->icmp_code = (uint8_t)get_uint(q, n); break;
+    case OP_POST_SRC_ADDR: set_ip(&f->post_src_addr, q, n); break;
+    case OP_POST_DST_ADDR: set_ip(&f->post_dst_addr, q, n); break;
+    case OP_POST_SRC_PORT: f->post_src_port = (uint16_t)get_uint(q, n); break;
+    case OP_POST_DST_PORT: f->post_dst_port = (uint16_t)get_uint(q, n); break;
+    case OP_IP_VERSION: f->ip_version = (uint8_t)get_uint(q, n); break;
+    case OP_SAMPLER_ID: f->sampler_id = (uint32_t)get_uint(q, n); break;
+    case OP_REV_BYTES: f->rev_bytes = get_uint(q, n); break;
+    case OP_REV_PACKETS: f->rev_packets = get_uint(q, n); break;
+    case OP_REV_TOS: f->rev_tos = (uint8_t)get_uint(q, n); break;
+    case OP_REV_TCP_FLAGS: f->rev_tcp_flags = (uint8_t)get_uint(q, n); break;
+    case OP_START: r->start = get_uint(q, n); break;
+    case OP_END: r->end = get_uint(q, n); break;
+    case OP_DUR: r->dur = get_uint(q, n); break;
+    case OP_PARAM:
+        r->v[arg] = get_uint(q, n);
+        r->have |= 1u << arg;
+        break;
+    case OP_FRAME:
+        r->frame = q;
+        r->frame_len = n;
+        break;
+    case OP_ALT: break;
+    }
+}
+
 /*
  * Runs the ops of one record. Returns the bytes it took, 0 when what is left
  * is shorter than any record (padding), or -1 when a variable-length field
@@ -378,9 +481,7 @@ static long rec_run(const struct fs_rec_prog *g, const uint8_t *p, size_t rest,
     for (const struct fs_op *op = g->ops, *oe = g->ops + g->nops; op < oe; op++) {
         unsigned n = op->len;
 
-        switch ((enum op_code)op->code) {
-        case OP_SKIP: break;
-        case OP_VARLEN: {
+        if (op->code == OP_VARLEN) {
             size_t vl;
             if (q >= end)
                 return -1;
@@ -393,78 +494,290 @@ static long rec_run(const struct fs_rec_prog *g, const uint8_t *p, size_t rest,
             }
             if ((size_t)(end - q) < vl + n)
                 return -1;
+            if (op->arg) {
+                r->frame = q;
+                r->frame_len = vl;
+            }
             q += vl;
             continue;
         }
-        case OP_BYTES: f->bytes = get_uint(q, n); break;
-        case OP_PACKETS: f->packets = get_uint(q, n); break;
-        case OP_PROTO: f->proto = (uint8_t)get_uint(q, n); break;
-        case OP_TOS: f->tos = (uint8_t)get_uint(q, n); break;
-        case OP_TCP_FLAGS: f->tcp_flags = (uint8_t)get_uint(q, n); break;
-        case OP_SRC_PORT: f->src_port = (uint16_t)get_uint(q, n); break;
-        case OP_DST_PORT: f->dst_port = (uint16_t)get_uint(q, n); break;
-        case OP_SRC_V4: case OP_SRC_V6: set_ip(&f->src_addr, q, n); break;
-        case OP_DST_V4: case OP_DST_V6: set_ip(&f->dst_addr, q, n); break;
-        case OP_IN_IF: f->in_if = (uint32_t)get_uint(q, n); break;
-        case OP_OUT_IF: f->out_if = (uint32_t)get_uint(q, n); break;
-        case OP_NH_V4: case OP_NH_V6: set_ip(&f->next_hop, q, n); break;
-        case OP_BGP_NH_V4: case OP_BGP_NH_V6: set_ip(&f->bgp_next_hop, q, n); break;
-        case OP_SRC_AS: f->src_as = (uint32_t)get_uint(q, n); break;
-        case OP_DST_AS: f->dst_as = (uint32_t)get_uint(q, n); break;
-        case OP_SRC_MASK: f->src_mask = (uint8_t)get_uint(q, n); break;
-        case OP_DST_MASK: f->dst_mask = (uint8_t)get_uint(q, n); break;
-        case OP_SRC_VLAN: f->src_vlan = (uint16_t)get_uint(q, n); break;
-        case OP_DST_VLAN: f->dst_vlan = (uint16_t)get_uint(q, n); break;
-        case OP_SRC_MAC: memcpy(f->src_mac, q, 6); break;
-        case OP_DST_MAC: memcpy(f->dst_mac, q, 6); break;
-        case OP_MPLS: f->mpls[op->arg] = (uint32_t)q[0] << 16 | (uint32_t)q[1] << 8 | q[2]; break;
-        case OP_DIRECTION: f->direction = (uint8_t)get_uint(q, n); break;
-        case OP_FWD_STATUS: f->fwd_status = (uint8_t)get_uint(q, n); break;
-        case OP_ICMP_TC: {
-            uint16_t tc = (uint16_t)get_uint(q, n);
-            f->icmp_type = (uint8_t)(tc >> 8);
-            f->icmp_code = (uint8_t)tc;
-            break;
-        }
-        case OP_ICMP_TYPE: f->icmp_type = (uint8_t)get_uint(q, n); break;
-        case OP_ICMP_CODE: f->icmp_code = (uint8_t)get_uint(q, n); break;
-        case OP_POST_SRC_V4: case OP_POST_SRC_V6: set_ip(&f->post_src_addr, q, n); break;
-        case OP_POST_DST_V4: case OP_POST_DST_V6: set_ip(&f->post_dst_addr, q, n); break;
-        case OP_POST_SRC_PORT: f->post_src_port = (uint16_t)get_uint(q, n); break;
-        case OP_POST_DST_PORT: f->post_dst_port = (uint16_t)get_uint(q, n); break;
-        case OP_IP_VERSION: f->ip_version = (uint8_t)get_uint(q, n); break;
-        case OP_SAMPLER_ID: f->sampler_id = (uint32_t)get_uint(q, n); break;
-        case OP_REV_BYTES: f->rev_bytes = get_uint(q, n); break;
-        case OP_REV_PACKETS: f->rev_packets = get_uint(q, n); break;
-        case OP_REV_TOS: f->rev_tos = (uint8_t)get_uint(q, n); break;
-        case OP_REV_TCP_FLAGS: f->rev_tcp_flags = (uint8_t)get_uint(q, n); break;
-        case OP_START: r->start = get_uint(q, n); break;
-        case OP_END: r->end = get_uint(q, n); break;
-        case OP_DUR: r->dur = get_uint(q, n); break;
-        case OP_PARAM:
-            r->v[op->arg] = get_uint(q, n);
-            r->have |= 1u << op->arg;
-            break;
-        }
+        if (op->code == OP_ALT) /* the IPv6 variant goes to the alternate flow */
+            put_field(op->arg, 0, q, n, &r->alt, r);
+        else
+            put_field(op->code, op->arg, q, n, f, r);
         q += n;
     }
     return q - p;
 }
 
-/* The label stack ends at the bottom-of-stack bit, or at the first position
- * the template lacks or the exporter left zero. */
+/* The label stack runs from the top down to the entry with the
+ * bottom-of-stack bit; without one, to the last non-zero entry (exporters
+ * send zeros for the positions a packet did not use). */
 static void mpls_finish(struct fs_flow *f, uint8_t mask)
 {
     unsigned n = 0;
 
-    while (n < FS_FLOW_MPLS_MAX && (mask >> n & 1u) && f->mpls[n] != 0) {
-        n++;
-        if (f->mpls[n - 1] & 1u)
+    for (unsigned i = 0; i < FS_FLOW_MPLS_MAX && (mask >> i & 1u); i++) {
+        if (f->mpls[i] != 0)
+            n = i + 1;
+        if (f->mpls[i] & 1u)
             break;
     }
     f->mpls_count = (uint8_t)n;
     if (n)
         FS_FLOW_SET(f, FS_F_MPLS);
+}
+
+static bool ip_nonzero(const fs_ip *ip, uint8_t af)
+{
+    if (ip->af != af)
+        return false;
+    for (unsigned i = 0; i < (af == 4 ? 4u : 16u); i++)
+        if (ip->b[i])
+            return true;
+    return false;
+}
+
+/*
+ * A template with both the IPv4 and the IPv6 variant of a field (addresses,
+ * next hops, masks, ICMP type and code) describes IPv4 and IPv6 flows alike:
+ * ipVersion says which one a record is, else the family whose addresses are
+ * not zero (IPv4 when neither). The IPv4 variants went into the flow, the
+ * IPv6 ones into `alt`; an IPv6 record takes the latter.
+ */
+static void pick_family(const struct fs_rec_prog *g, struct fs_flow *f, const struct fs_flow *alt)
+{
+    const fs_ip *addrs[4] = { &f->src_addr, &f->dst_addr, &alt->src_addr, &alt->dst_addr };
+    unsigned family = 4;
+
+    if (g->present >> FS_F_IP_VERSION & 1u) {
+        family = f->ip_version;
+    } else {
+        bool v4 = false, v6 = false;
+        for (unsigned i = 0; i < 4; i++) {
+            v4 |= ip_nonzero(addrs[i], 4);
+            v6 |= ip_nonzero(addrs[i], 6);
+        }
+        if (!v4 && v6)
+            family = 6;
+    }
+    if (family != 6)
+        return;
+    for (const struct fs_op *op = g->ops, *oe = g->ops + g->nops; op < oe; op++) {
+        if (op->code != OP_ALT)
+            continue;
+        switch (op->arg) {
+        case OP_SRC_ADDR: f->src_addr = alt->src_addr; break;
+        case OP_DST_ADDR: f->dst_addr = alt->dst_addr; break;
+        case OP_NEXT_HOP: f->next_hop = alt->next_hop; break;
+        case OP_BGP_NEXT_HOP: f->bgp_next_hop = alt->bgp_next_hop; break;
+        case OP_POST_SRC_ADDR: f->post_src_addr = alt->post_src_addr; break;
+        case OP_POST_DST_ADDR: f->post_dst_addr = alt->post_dst_addr; break;
+        case OP_SRC_MASK: f->src_mask = alt->src_mask; break;
+        case OP_DST_MASK: f->dst_mask = alt->dst_mask; break;
+        case OP_ICMP_TYPE: f->icmp_type = alt->icmp_type; break;
+        case OP_ICMP_CODE: f->icmp_code = alt->icmp_code; break;
+        case OP_ICMP_TC:
+            f->icmp_type = alt->icmp_type;
+            f->icmp_code = alt->icmp_code;
+            break;
+        default: break;
+        }
+    }
+}
+
+/* ---- dataLinkFrameSection (IE 315): the first bytes of a sampled frame ---- */
+
+#define ETH_VLAN 0x8100u
+#define ETH_QINQ 0x88a8u
+#define ETH_QINQ_OLD 0x9100u
+#define ETH_MPLS 0x8847u
+#define ETH_MPLS_MC 0x8848u
+#define ETH_IPV4 0x0800u
+#define ETH_IPV6 0x86ddu
+
+/* Reads the frame without ever going past it; fields are only filled where
+ * the record itself said nothing. */
+struct frame {
+    const uint8_t *p;
+    size_t len, off;
+    struct fs_flow *f;
+};
+
+static bool frame_has(const struct frame *fr, size_t n)
+{
+    return fr->len - fr->off >= n;
+}
+
+static bool frame_wants(const struct frame *fr, unsigned bit)
+{
+    if (FS_FLOW_HAS(fr->f, bit))
+        return false;
+    FS_FLOW_SET(fr->f, bit);
+    return true;
+}
+
+static void frame_ip(struct frame *fr, unsigned bit, fs_ip *ip, const uint8_t *p, unsigned n)
+{
+    if (frame_wants(fr, bit))
+        set_ip(ip, p, n);
+}
+
+/* The transport header right behind the first IP header. */
+static void frame_transport(struct frame *fr, uint8_t proto)
+{
+    const uint8_t *p = fr->p + fr->off;
+    struct fs_flow *f = fr->f;
+
+    if ((proto == 6 || proto == 17 || proto == 132) && frame_has(fr, 4)) {
+        if (frame_wants(fr, FS_F_SRC_PORT))
+            f->src_port = fs_get16(p);
+        if (frame_wants(fr, FS_F_DST_PORT))
+            f->dst_port = fs_get16(p + 2);
+        if (proto == 6 && frame_has(fr, 14) && frame_wants(fr, FS_F_TCP_FLAGS))
+            f->tcp_flags = p[13];
+    } else if ((proto == 1 || proto == 58) && frame_has(fr, 2) && frame_wants(fr, FS_F_ICMP)) {
+        f->icmp_type = p[0];
+        f->icmp_code = p[1];
+    }
+}
+
+static void frame_ipv4(struct frame *fr)
+{
+    const uint8_t *p = fr->p + fr->off;
+    struct fs_flow *f = fr->f;
+    size_t hlen;
+
+    if (!frame_has(fr, 20) || p[0] >> 4 != 4 || (hlen = (size_t)(p[0] & 0x0f) * 4) < 20)
+        return;
+    if (frame_wants(fr, FS_F_IP_VERSION))
+        f->ip_version = 4;
+    if (frame_wants(fr, FS_F_TOS))
+        f->tos = p[1];
+    if (frame_wants(fr, FS_F_PROTO))
+        f->proto = p[9];
+    frame_ip(fr, FS_F_SRC_ADDR, &f->src_addr, p + 12, 4);
+    frame_ip(fr, FS_F_DST_ADDR, &f->dst_addr, p + 16, 4);
+    /* Later fragments carry no transport header. */
+    if ((fs_get16(p + 6) & 0x1fff) != 0 || !frame_has(fr, hlen))
+        return;
+    fr->off += hlen;
+    frame_transport(fr, p[9]);
+}
+
+static void frame_ipv6(struct frame *fr)
+{
+    const uint8_t *p = fr->p + fr->off;
+    struct fs_flow *f = fr->f;
+    uint8_t next;
+
+    if (!frame_has(fr, 40) || p[0] >> 4 != 6)
+        return;
+    if (frame_wants(fr, FS_F_IP_VERSION))
+        f->ip_version = 6;
+    if (frame_wants(fr, FS_F_TOS))
+        f->tos = (uint8_t)(fs_get32(p) >> 20);
+    frame_ip(fr, FS_F_SRC_ADDR, &f->src_addr, p + 8, 16);
+    frame_ip(fr, FS_F_DST_ADDR, &f->dst_addr, p + 24, 16);
+    next = p[6];
+    fr->off += 40;
+    /* Extension headers: hop-by-hop, routing, fragment, destination options. */
+    while (next == 0 || next == 43 || next == 44 || next == 60) {
+        const uint8_t *h = fr->p + fr->off;
+        size_t hlen;
+
+        if (!frame_has(fr, 8))
+            break;
+        hlen = next == 44 ? 8 : ((size_t)h[1] + 1) * 8;
+        if (next == 44 && (fs_get16(h + 2) & 0xfff8) != 0)
+            next = 0xff; /* a later fragment: no transport header */
+        else
+            next = h[0];
+        if (!frame_has(fr, hlen))
+            break;
+        fr->off += hlen;
+    }
+    if (frame_wants(fr, FS_F_PROTO))
+        f->proto = next;
+    if (next != 0xff)
+        frame_transport(fr, next);
+}
+
+/* Ethernet, 802.1Q/QinQ tags, an MPLS label stack, a pseudowire control
+ * word and the inner Ethernet header, down to the first IP header. Only the
+ * first Ethernet header gives the MACs and the VLAN (src_vlan, or dst_vlan
+ * for an egress flow). */
+static void frame_fill(struct fs_flow *f, const uint8_t *p, size_t len)
+{
+    struct frame fr = { .p = p, .len = len, .f = f };
+    bool outer = true;
+    uint16_t type;
+
+    for (;;) {
+        bool tagged = false;
+
+        if (!frame_has(&fr, 14))
+            return;
+        if (outer) {
+            if (frame_wants(&fr, FS_F_DST_MAC))
+                memcpy(f->dst_mac, p + fr.off, 6);
+            if (frame_wants(&fr, FS_F_SRC_MAC))
+                memcpy(f->src_mac, p + fr.off + 6, 6);
+        }
+        fr.off += 12;
+        type = fs_get16(p + fr.off);
+        fr.off += 2;
+        while ((type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD) && frame_has(&fr, 4)) {
+            unsigned bit = f->direction == 1 ? FS_F_DST_VLAN : FS_F_SRC_VLAN;
+            uint16_t vlan = fs_get16(p + fr.off) & 0x0fff;
+
+            if (outer && !tagged && frame_wants(&fr, bit))
+                *(bit == FS_F_DST_VLAN ? &f->dst_vlan : &f->src_vlan) = vlan;
+            tagged = true;
+            type = fs_get16(p + fr.off + 2);
+            fr.off += 4;
+        }
+        outer = false;
+        if (type != ETH_MPLS && type != ETH_MPLS_MC)
+            break;
+        {
+            uint32_t labels[FS_FLOW_MPLS_MAX];
+            unsigned n = 0;
+            uint32_t e;
+
+            do {
+                if (!frame_has(&fr, 4))
+                    return;
+                e = fs_get32(p + fr.off);
+                fr.off += 4;
+                if (n < FS_FLOW_MPLS_MAX)
+                    labels[n++] = e >> 8; /* label, exp, bottom of stack */
+            } while (!(e & 0x100u));
+            if (frame_wants(&fr, FS_F_MPLS)) {
+                memcpy(f->mpls, labels, n * sizeof(labels[0]));
+                f->mpls_count = (uint8_t)n;
+            }
+        }
+        if (!frame_has(&fr, 1))
+            return;
+        /* What follows a label stack says what it is by its first nibble:
+         * an IP version, or 0 for a pseudowire control word and Ethernet. */
+        if (p[fr.off] >> 4 == 4) {
+            type = ETH_IPV4;
+            break;
+        }
+        if (p[fr.off] >> 4 == 6) {
+            type = ETH_IPV6;
+            break;
+        }
+        if (p[fr.off] >> 4 != 0 || !frame_has(&fr, 4))
+            return;
+        fr.off += 4;
+    }
+    if (type == ETH_IPV4)
+        frame_ipv4(&fr);
+    else if (type == ETH_IPV6)
+        frame_ipv6(&fr);
 }
 
 static uint32_t ratio(uint64_t num, uint64_t den)
@@ -601,6 +914,10 @@ static void data_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
     f->present |= g->present;
     if (g->mpls_mask)
         mpls_finish(f, g->mpls_mask);
+    if (g->dual)
+        pick_family(g, f, &r->alt);
+    if (g->has_frame && r->frame_len)
+        frame_fill(f, r->frame, r->frame_len);
     if (g->has_params) {
         if (HAVE(r, RP_SYS_INIT) && r->v[RP_SYS_INIT])
             dom->sys_init_ms = r->v[RP_SYS_INIT];
@@ -633,6 +950,8 @@ int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_msg *m,
         long used;
 
         r.have = 0;
+        r.frame_len = 0;
+        r.alt.src_addr.af = r.alt.dst_addr.af = 0;
         used = rec_run(g, p + off, len - off, f, &r);
         if (used == 0)
             break;

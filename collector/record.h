@@ -48,25 +48,9 @@ struct fs_tpl_def {
     const struct fs_tpl_field *fields;
 };
 
-/* One op: what to do with the next `len` bytes of the record. */
-struct fs_op {
-    uint8_t code;
-    uint8_t arg;        /* MPLS stack position */
-    uint16_t len;       /* field length; for a variable-length field, the fixed
-                           bytes that follow it up to the next one */
-};
-
-/* A compiled template. */
-struct fs_rec_prog {
-    uint64_t present;   /* FS_F_* bits every record of this template sets */
-    uint16_t min_len;   /* shortest possible record: less is padding */
-    uint16_t nops;
-    uint8_t start_form, end_form, dur_form; /* chosen time fields, 0 if none */
-    uint8_t mpls_mask;  /* stack positions present, bit i = entry i */
-    bool has_params;    /* sampling or systemInitTime fields to resolve */
-    bool varlen;
-    struct fs_op ops[];
-};
+/* A compiled template (opaque; one allocation, released with free()). */
+struct fs_rec_prog;
+struct fs_tpl;
 
 /* Compiles a definition. Returns NULL with a reason in `*why` when the
  * template cannot describe a decodable record (no fields, total length over
@@ -101,7 +85,6 @@ int fs_rec_data_set(struct fs_decode_ctx *c, const struct fs_msg *m, uint16_t tp
                     const uint8_t *p, size_t len, bool *waited);
 
 /* Decodes the records of one set whose template is known. Same return. */
-struct fs_tpl;
 int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_msg *m,
                       const struct fs_tpl *t, const uint8_t *p, size_t len);
 

@@ -8,7 +8,6 @@
  * tail moves to the front.
  */
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +44,6 @@ struct fs_tcp *fs_tcp_open(const struct sockaddr *sa, socklen_t salen, size_t ma
     struct sockaddr_storage bound;
     socklen_t blen = sizeof(bound);
     struct fs_tcp *t = calloc(1, sizeof(*t));
-    int on = 1, off = 0;
 
     if (t == NULL || (t->conns = calloc(max_conns, sizeof(*t->conns))) == NULL) {
         free(t);
@@ -56,12 +54,8 @@ struct fs_tcp *fs_tcp_open(const struct sockaddr *sa, socklen_t salen, size_t ma
     t->max = max_conns;
     for (size_t i = 0; i < max_conns; i++)
         t->conns[i].fd = -1;
-    t->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (t->fd < 0 ||
-        setsockopt(t->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
-        (sa->sa_family == AF_INET6 &&
-         setsockopt(t->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0) ||
-        bind(t->fd, sa, salen) < 0 || listen(t->fd, 64) < 0) {
+    t->fd = fs_bind_socket(SOCK_STREAM, sa, salen);
+    if (t->fd < 0 || listen(t->fd, 64) < 0) {
         char name[80];
 
         fs_sockaddr_name("tcp", sa, name, sizeof(name));

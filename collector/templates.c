@@ -239,8 +239,7 @@ int fs_tpl_learn(struct fs_decode_ctx *c, const struct fs_tpl_def *def, bool *le
     FS_COUNT(c, templates, 1);
     if (evicted)
         FS_COUNT(c, templates_evicted, 1);
-    if (r != FS_TPL_REFRESHED)
-        *learned = true;
+    *learned = true;
     return 0;
 }
 

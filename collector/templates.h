@@ -52,8 +52,9 @@ void fs_tpl_each(const struct fs_tpl_table *t,
 
 /* Learns a template from the wire for the context's exporter: creates the
  * table, counts it (templates, templates_evicted) and counts a definition that
- * does not compile as FS_ERR_BAD_TEMPLATE. Sets `*learned` for a new or
- * changed template (sets waiting for it may now be decoded). Returns 0 or -1. */
+ * does not compile as FS_ERR_BAD_TEMPLATE. Sets `*learned` when the
+ * template is taken (new, changed or refreshed: sets waiting for it can be
+ * decoded now). Returns 0 or -1. */
 int fs_tpl_learn(struct fs_decode_ctx *c, const struct fs_tpl_def *def, bool *learned);
 
 /* Withdraws one template (id) or all of a kind (all); counted. */

@@ -16,8 +16,9 @@
  *
  * Records are applied as they are read; the first bad one (checksum, bounds,
  * a template that does not compile) stops the load with -1, and so does a
- * missing end record (truncated file). The file is written to a temporary
- * name, synced, and renamed over the old one.
+ * missing end record (truncated file). The file is written under a unique
+ * temporary name next to it, synced, and renamed over the old one, so a
+ * crash leaves either the old file or the new one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,7 +80,11 @@ static void put(struct outbuf *b, const void *data, size_t n)
 }
 
 static void put8(struct outbuf *b, uint8_t v) { put(b, &v, 1); }
-static void put16(struct outbuf *b, uint16_t v) { put(b, (uint8_t[]){ v >> 8, (uint8_t)v }, 2); }
+static void put16(struct outbuf *b, uint16_t v)
+{
+    put8(b, (uint8_t)(v >> 8));
+    put8(b, (uint8_t)v);
+}
 static void put32(struct outbuf *b, uint32_t v)
 {
     put16(b, (uint16_t)(v >> 16));
@@ -219,13 +224,19 @@ int fs_decoder_save_templates(const struct fs_decoder *d, const char *path)
     start = begin_record(&b, 'E');
     put32(&b, b.records);
     end_record(&b, start);
-    if (b.failed || asprintf(&tmp, "%s.tmp", path) < 0) {
+    if (b.failed || asprintf(&tmp, "%s.XXXXXX", path) < 0) {
         tmp = NULL;
         err = ENOMEM;
         goto out;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write_all(fd, b.p, b.len) < 0 || fsync(fd) < 0) {
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        err = errno;
+        free(tmp);
+        tmp = NULL;
+        goto out;
+    }
+    if (fchmod(fd, 0644) < 0 || write_all(fd, b.p, b.len) < 0 || fsync(fd) < 0) {
         err = errno;
         goto out;
     }

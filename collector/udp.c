@@ -11,7 +11,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,16 +104,22 @@ static void set_rcvbuf(struct fs_udp *u, int want)
         u->st.rcvbuf /= 2;
 }
 
-/* Opens and binds one socket for `sa`; -1 with errno on failure. */
-static int bind_socket(const struct sockaddr *sa, socklen_t salen)
+/* Opens and binds one socket; -1 with errno on failure. */
+static int bind_one(int type, const struct sockaddr *sa, socklen_t salen)
 {
-    int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int on = 1, off = 0, saved;
 
     if (fd < 0)
         return -1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)) < 0 ||
+    /* UDP: several collectors may share a port (the kernel spreads
+     * exporters over them) and the drop counter is wanted. TCP: a restart
+     * must not wait for old connections in TIME_WAIT. */
+    if ((type == SOCK_DGRAM &&
+         (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0 ||
+          setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)) < 0)) ||
+        (type == SOCK_STREAM &&
+         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0) ||
         (sa->sa_family == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0) ||
         bind(fd, sa, salen) < 0) {
@@ -132,6 +137,20 @@ static int is_v6_any(const struct sockaddr *sa)
            IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
+int fs_bind_socket(int type, const struct sockaddr *sa, socklen_t salen)
+{
+    int fd = bind_one(type, sa, salen);
+
+    if (fd < 0 && is_v6_any(sa) && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
+        struct sockaddr_in any4 = { .sin_family = AF_INET,
+                                    .sin_port = ((const struct sockaddr_in6 *)sa)->sin6_port,
+                                    .sin_addr.s_addr = htonl(INADDR_ANY) };
+
+        fd = bind_one(type, (const struct sockaddr *)&any4, sizeof(any4));
+    }
+    return fd;
+}
+
 struct fs_udp *fs_udp_open(const struct sockaddr *sa, socklen_t salen, int rcvbuf,
                            char *err, size_t errlen)
 {
@@ -144,14 +163,7 @@ struct fs_udp *fs_udp_open(const struct sockaddr *sa, socklen_t salen, int rcvbu
         free(u);
         return NULL;
     }
-    u->fd = bind_socket(sa, salen);
-    if (u->fd < 0 && is_v6_any(sa) && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
-        struct sockaddr_in any4 = { .sin_family = AF_INET,
-                                    .sin_port = ((const struct sockaddr_in6 *)sa)->sin6_port,
-                                    .sin_addr.s_addr = htonl(INADDR_ANY) };
-
-        u->fd = bind_socket((const struct sockaddr *)&any4, sizeof(any4));
-    }
+    u->fd = fs_bind_socket(SOCK_DGRAM, sa, salen);
     if (u->fd < 0) {
         char name[80];
 

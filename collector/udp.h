@@ -60,6 +60,11 @@ uint64_t fs_udp_take_drops(struct fs_udp *u);
  * IPv4) and its port. Returns 0, or -1 for other families. */
 int fs_sockaddr_to_ip(const struct sockaddr *sa, fs_ip *ip, uint16_t *port);
 
+/* A non-blocking socket of `type` (SOCK_DGRAM, SOCK_STREAM) bound to `sa`
+ * with the options a listener wants. A wildcard IPv6 address is dual-stack,
+ * or 0.0.0.0 on a host without IPv6. Returns the fd, or -1 with errno. */
+int fs_bind_socket(int type, const struct sockaddr *sa, socklen_t salen);
+
 /* Formats "udp://[2001:db8::1]:2055" style names. */
 void fs_sockaddr_name(const char *scheme, const struct sockaddr *sa, char *out, size_t len);
 

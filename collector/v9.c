@@ -4,8 +4,9 @@
  *
  * The header's count (records in the packet) is not checked: vendors
  * disagree on whether it counts templates, options or only flows, and some
- * fill it wrongly, so it is no evidence of damage. The sequence number counts
- * export packets per source id.
+ * fill it wrongly, so it is no evidence of damage. Likewise, fewer than four
+ * bytes after the last flowset are taken as padding. The sequence number
+ * counts export packets per source id.
  */
 #include "pending.h"
 #include "templates.h"
@@ -126,11 +127,15 @@ int fs_v9_decode(struct fs_decode_ctx *c, const uint8_t *p, size_t len)
                 rc = -1;
             break;
         }
-        if (id == 0)
-            r = v9_templates(c, &m, body, blen, &learned);
-        else if (id == 1)
-            r = v9_options(c, &m, body, blen, &learned);
-        else if (id < 256)
+        if (id <= 1) {
+            bool now = false;
+
+            r = id == 0 ? v9_templates(c, &m, body, blen, &now)
+                        : v9_options(c, &m, body, blen, &now);
+            if (now && fs_pending_release_options(c) < 0)
+                r = -1;
+            learned |= now;
+        } else if (id < 256)
             r = fs_ctx_error(c, FS_ERR_BAD_SET_ID, "v9 source id %u: reserved flowset id %u",
                              m.domain, id);
         else

@@ -44,8 +44,12 @@ struct fs_bus *fs_bus_sub(const char *const *endpoints, size_t nendpoints,
 int fs_bus_attach(struct fs_bus *b, const char *endpoint);
 int fs_bus_subscribe(struct fs_bus *b, const char *topic);
 
-/* Publishes one message under `topic`. Never blocks. Returns 0, or -1
- * (fs_bus_error(); errno EAGAIN when the queue is full). */
+/* Publishes one message under `topic`. Never blocks. On a PUB socket a
+ * subscriber whose queue is full (sndhwm) silently misses the message while
+ * the others still get it: one slow reader never costs the rest. Such loss
+ * shows at that receiver as a sequence gap (fs_gap_check), not here.
+ * Returns 0, or -1 (fs_bus_error()) when the message could not be queued at
+ * all. */
 int fs_bus_send(struct fs_bus *b, const char *topic, const void *buf, size_t len);
 
 /* A received message; `data` stays valid until the next fs_bus_recv() or

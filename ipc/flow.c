@@ -21,29 +21,28 @@ static const char digits2[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Writes `v` in decimal at `p`; returns the end. At most 20 bytes. */
+/* Writes `v` in decimal at `p`; returns the end. At most 20 bytes.
+ * Counts the digits first so that they go straight to their place. */
 static char *put_u64(char *p, uint64_t v)
 {
-    char tmp[20];
-    char *t = tmp + sizeof(tmp);
-
+    unsigned n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    char *end = p + n, *q = end;
     while (v >= 100) {
         unsigned i = (unsigned)(v % 100) * 2;
         v /= 100;
-        t -= 2;
-        t[0] = digits2[i];
-        t[1] = digits2[i + 1];
+        q -= 2;
+        q[0] = digits2[i];
+        q[1] = digits2[i + 1];
     }
     if (v >= 10) {
-        t -= 2;
-        t[0] = digits2[v * 2];
-        t[1] = digits2[v * 2 + 1];
+        q[-2] = digits2[v * 2];
+        q[-1] = digits2[v * 2 + 1];
     } else {
-        *--t = (char)('0' + v);
+        q[-1] = (char)('0' + v);
     }
-    size_t n = (size_t)(tmp + sizeof(tmp) - t);
-    memcpy(p, t, n);
-    return p + n;
+    return end;
 }
 
 /* Writes the address text at `p` (no NUL); returns the end. At most

@@ -515,16 +515,14 @@ struct rd {
     const uint8_t *p, *end;
 };
 
-enum rd_err { RD_OK = 0, RD_TRUNC, RD_INVALID, RD_DEEP, RD_TYPE };
-
-#define RD_MAX_DEPTH 32
+enum rd_err { RD_OK = 0, RD_TRUNC, RD_INVALID, RD_TYPE };
 
 static inline size_t rd_left(const struct rd *r)
 {
     return (size_t)(r->end - r->p);
 }
 
-static uint64_t be(const uint8_t *p, size_t n)
+static inline uint64_t be(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
@@ -576,10 +574,24 @@ static int rd_int(struct rd *r, uint64_t *v, bool *negative)
     return RD_TYPE;
 }
 
-/* A non-negative integer, whichever way it was packed. */
-static int rd_uint(struct rd *r, uint64_t *v)
+/* A non-negative integer, whichever way it was packed. Unsigned forms,
+ * what this module writes, are read inline. */
+static inline int rd_uint(struct rd *r, uint64_t *v)
 {
     const uint8_t *save = r->p;
+    size_t left = rd_left(r);
+    if (left && *r->p < 0x80) {
+        *v = *r->p++;
+        return RD_OK;
+    }
+    if (left && *r->p >= 0xcc && *r->p <= 0xcf) {
+        size_t n = (size_t)1 << (*r->p - 0xcc);
+        if (left < 1 + n)
+            return RD_TRUNC;
+        *v = be(r->p + 1, n);
+        r->p += 1 + n;
+        return RD_OK;
+    }
     bool neg;
     int e = rd_int(r, v, &neg);
     if (e == RD_OK && neg) {
@@ -651,65 +663,95 @@ static int rd_array(struct rd *r, uint32_t *n)
     return rd_container(r, false, n);
 }
 
-/* Skips one object of any type, nested at most RD_MAX_DEPTH deep. */
-static int rd_skip(struct rd *r, int depth)
+/*
+ * Skips one object of any type. Iterative: `pending` counts the objects
+ * still to pass, so nesting depth costs nothing (no recursion to bound),
+ * and as every object takes at least one byte, more pending objects than
+ * bytes left is truncation, caught before any long loop.
+ */
+static int rd_skip(struct rd *r)
 {
-    if (rd_left(r) < 1)
-        return RD_TRUNC;
-    uint8_t c = *r->p;
-    uint64_t n;
-    int e;
+    const uint8_t *p = r->p, *end = r->end;
+    uint64_t pending = 1;
+    int e = RD_OK;
 
-    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
-        r->p++;
-        return RD_OK;
-    }
-    if ((c & 0xe0) == 0xa0 || (c >= 0xd9 && c <= 0xdb)) {
-        const uint8_t *b;
-        size_t len;
-        return rd_bytes(r, true, &b, &len);
-    }
-    if (c >= 0xc4 && c <= 0xc6) {
-        const uint8_t *b;
-        size_t len;
-        return rd_bytes(r, false, &b, &len);
-    }
-    if ((c & 0xf0) == 0x80 || (c & 0xf0) == 0x90 || (c >= 0xdc && c <= 0xdf)) {
-        if (depth >= RD_MAX_DEPTH)
-            return RD_DEEP;
-        bool is_map = (c & 0xf0) == 0x80 || c >= 0xde;
-        uint32_t count;
-        if ((e = rd_container(r, is_map, &count)) != RD_OK)
-            return e;
-        uint64_t items = (uint64_t)count * (is_map ? 2 : 1);
-        for (uint64_t i = 0; i < items; i++) {
-            if ((e = rd_skip(r, depth + 1)) != RD_OK)
-                return e;
+    while (pending) {
+        pending--;
+        if (p >= end) {
+            e = RD_TRUNC;
+            break;
         }
-        return RD_OK;
+        uint8_t c = *p;
+        size_t left = (size_t)(end - p);
+        size_t size;       /* bytes of this object, or of a container's header */
+        size_t width = 0;  /* big-endian length field after the marker */
+        uint64_t len = 0, items = 0;
+
+        if (c <= 0x7f || c >= 0xe0) {
+            p++;
+            continue;
+        }
+        if (c <= 0x9f) { /* fixmap, fixarray */
+            pending += (uint64_t)(c & 0x0f) << (c <= 0x8f);
+            p++;
+        } else if (c <= 0xbf) { /* fixstr */
+            size = 1 + (size_t)(c & 0x1f);
+            if (left < size) {
+                e = RD_TRUNC;
+                break;
+            }
+            p += size;
+            continue;
+        } else {
+            switch (c) {
+            case 0xc0: case 0xc2: case 0xc3: size = 1; break;
+            case 0xcc: case 0xd0: size = 2; break;
+            case 0xcd: case 0xd1: size = 3; break;
+            case 0xd4: size = 3; break; /* fixext: marker, type, data */
+            case 0xd5: size = 4; break;
+            case 0xca: case 0xce: case 0xd2: size = 5; break;
+            case 0xd6: size = 6; break;
+            case 0xcb: case 0xcf: case 0xd3: size = 9; break;
+            case 0xd7: size = 10; break;
+            case 0xd8: size = 18; break;
+            case 0xc4: case 0xd9: width = 1; size = 1; break; /* bin, str */
+            case 0xc5: case 0xda: width = 2; size = 1; break;
+            case 0xc6: case 0xdb: width = 4; size = 1; break;
+            case 0xc7: width = 1; size = 2; break; /* ext: also a type byte */
+            case 0xc8: width = 2; size = 2; break;
+            case 0xc9: width = 4; size = 2; break;
+            case 0xdc: case 0xde: width = 2; size = 1; items = 1; break;
+            case 0xdd: case 0xdf: width = 4; size = 1; items = 1; break;
+            default: /* 0xc1, never used */
+                r->p = p;
+                return RD_INVALID;
+            }
+            if (left < size + width) {
+                e = RD_TRUNC;
+                break;
+            }
+            if (width)
+                len = be(p + 1, width);
+            if (items) {
+                pending += len << (c >= 0xde);
+                p += 1 + width;
+            } else {
+                size += width;
+                if (left - size < len) {
+                    e = RD_TRUNC;
+                    break;
+                }
+                p += size + len;
+                continue;
+            }
+        }
+        if (pending > (uint64_t)(end - p)) {
+            e = RD_TRUNC;
+            break;
+        }
     }
-    switch (c) {
-    case 0xca: /* float 32 */
-        return rd_be(r, 4, &n);
-    case 0xcb: /* float 64 */
-        return rd_be(r, 8, &n);
-    case 0xcc: case 0xcd: case 0xce: case 0xcf:
-        return rd_be(r, (size_t)1 << (c - 0xcc), &n);
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3:
-        return rd_be(r, (size_t)1 << (c - 0xd0), &n);
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: /* fixext: type + data */
-        return rd_be(r, ((size_t)1 << (c - 0xd4)) + 1, &n);
-    case 0xc7: case 0xc8: case 0xc9: { /* ext 8/16/32: length, type, data */
-        size_t w = (size_t)1 << (c - 0xc7);
-        if ((e = rd_be(r, w, &n)) != RD_OK)
-            return e;
-        if (rd_left(r) < 1 || rd_left(r) - 1 < n)
-            return RD_TRUNC;
-        r->p += 1 + n;
-        return RD_OK;
-    }
-    }
-    return RD_INVALID; /* 0xc1, never used */
+    r->p = p;
+    return e;
 }
 
 static const char *rd_type_name(const struct rd *r)
@@ -798,6 +840,8 @@ static int get_mac(struct rd *r, uint8_t mac[6], const char **why)
 }
 
 /* Decodes one value of a flow map for `key`; unknown keys are skipped.
+ * Ranges are those of the struct's fields, not of the IE's meaning: whatever
+ * an exporter sent and the encoder wrote must read back.
  * Returns 0, or -1 with the reason in `why`. */
 static int flow_field(struct rd *r, int64_t key, struct fs_flow *f, const char **why)
 {
@@ -847,8 +891,8 @@ static int flow_field(struct rd *r, int64_t key, struct fs_flow *f, const char *
     case IE_BGP_NEXT_HOP_V6: A(6, bgp_next_hop, FS_F_BGP_NEXT_HOP); break;
     case IE_SRC_AS: U(UINT32_MAX, src_as, FS_F_SRC_AS); break;
     case IE_DST_AS: U(UINT32_MAX, dst_as, FS_F_DST_AS); break;
-    case IE_SRC_MASK: U(128, src_mask, FS_F_SRC_MASK); break;
-    case IE_DST_MASK: U(128, dst_mask, FS_F_DST_MASK); break;
+    case IE_SRC_MASK: U(UINT8_MAX, src_mask, FS_F_SRC_MASK); break;
+    case IE_DST_MASK: U(UINT8_MAX, dst_mask, FS_F_DST_MASK); break;
     case IE_SRC_VLAN: U(UINT16_MAX, src_vlan, FS_F_SRC_VLAN); break;
     case IE_DST_VLAN: U(UINT16_MAX, dst_vlan, FS_F_DST_VLAN); break;
     case IE_SRC_MAC:
@@ -861,7 +905,7 @@ static int flow_field(struct rd *r, int64_t key, struct fs_flow *f, const char *
             return -1;
         bit = FS_F_DST_MAC;
         break;
-    case IE_DIRECTION: U(1, direction, FS_F_DIRECTION); break;
+    case IE_DIRECTION: U(UINT8_MAX, direction, FS_F_DIRECTION); break;
     case IE_FWD_STATUS: U(UINT8_MAX, fwd_status, FS_F_FWD_STATUS); break;
     case IE_ICMP_TYPE: U(UINT8_MAX, icmp_type, FS_F_ICMP); break;
     case IE_ICMP_CODE: U(UINT8_MAX, icmp_code, FS_F_ICMP); break;
@@ -884,7 +928,7 @@ static int flow_field(struct rd *r, int64_t key, struct fs_flow *f, const char *
                 f->mpls_count = (uint8_t)(i + 1);
             break;
         }
-        return rd_skip(r, 1) == RD_OK ? 0 : (*why = "malformed", -1);
+        return rd_skip(r) == RD_OK ? 0 : (*why = "malformed", -1);
     }
 #undef U
 #undef A
@@ -915,13 +959,16 @@ static int decode_flows(struct rd *r, struct fs_msg *m, char *err, size_t errlen
             return fail(err, errlen, "flow %u is %s, not a map", i, rd_type_name(r));
         for (uint32_t k = 0; k < keys; k++) {
             uint64_t key;
-            bool neg;
+            bool neg = false;
             const char *why = NULL;
-            if (rd_int(r, &key, &neg) != RD_OK) {
-                /* Not an integer: no key this schema defines. */
-                rd_skip(r, 1);
-                key = (uint64_t)INT64_MAX;
-            } else if (!neg && key > INT64_MAX) {
+            /* INT64_MAX stands for any key this schema does not define. */
+            if (r->p < r->end && *r->p >= 0xe0) { /* -1, -2: negative fixint */
+                key = (uint64_t)(int64_t)(int8_t)*r->p++;
+            } else if (rd_uint(r, &key) == RD_OK) {
+                if (key > INT64_MAX)
+                    key = (uint64_t)INT64_MAX;
+            } else if (rd_int(r, &key, &neg) != RD_OK) {
+                rd_skip(r); /* not an integer */
                 key = (uint64_t)INT64_MAX;
             }
             if (flow_field(r, (int64_t)key, f, &why) != 0)
@@ -977,7 +1024,7 @@ static int stats_walk(struct rd r, uint32_t ngroups, struct fs_msg *m,
             const uint8_t *key = NULL;
             size_t klen = 0;
             if (rd_bytes(&r, true, &key, &klen) != RD_OK)
-                rd_skip(&r, 1); /* not a string: no key this schema defines */
+                rd_skip(&r); /* not a string: no key this schema defines */
             if (str_is(key, klen, "name")) {
                 if (get_name(&r, fill, store, grp ? &grp->name : &ignored) != 0)
                     return fail(err, errlen, "group %u: \"name\" is not a string", g);
@@ -1006,7 +1053,7 @@ static int stats_walk(struct rd r, uint32_t ngroups, struct fs_msg *m,
                         ctr->value = v;
                 }
                 has_counters = true;
-            } else if (rd_skip(&r, 1) != RD_OK) {
+            } else if (rd_skip(&r) != RD_OK) {
                 return fail(err, errlen, "group %u: malformed value", g);
             }
         }
@@ -1052,14 +1099,11 @@ static int decode(const uint8_t *buf, size_t len, struct fs_msg *m, char *err, s
 
     if (len == 0)
         return fail(err, errlen, "empty message");
-    switch (rd_skip(&r, 0)) {
+    switch (rd_skip(&r)) {
     case RD_OK:
         break;
     case RD_TRUNC:
         return fail(err, errlen, "truncated message (%zu bytes)", len);
-    case RD_DEEP:
-        return fail(err, errlen, "not a flowsentry message: nested deeper than %d",
-                    RD_MAX_DEPTH);
     default:
         return fail(err, errlen, "not msgpack: invalid byte 0x%02x at offset %zu",
                     *r.p, (size_t)(r.p - buf));
@@ -1084,14 +1128,14 @@ static int decode(const uint8_t *buf, size_t len, struct fs_msg *m, char *err, s
                     break;
             }
         } else {
-            rd_skip(&r, 1);
+            rd_skip(&r);
         }
         if (k < K_COUNT) {
             if (at[k].p)
                 return fail(err, errlen, "duplicate key \"%s\"", top_keys[k]);
             at[k] = r;
         }
-        rd_skip(&r, 1);
+        rd_skip(&r);
     }
 
     /* The version first: a newer schema may have changed everything else. */
@@ -1264,9 +1308,15 @@ static int32_t gap_slot(struct fs_gap *g)
     return oldest;
 }
 
-enum fs_gap_result fs_gap_check(struct fs_gap *g, const char *sender,
+enum fs_gap_result fs_gap_check(struct fs_gap *g, const char *sender_in,
                                 enum fs_msg_type type, uint64_t seq, uint64_t *lost)
 {
+    /* Streams are keyed by the id as a decoded message can carry it. */
+    char sender[FS_MSG_SENDER_MAX];
+    size_t slen = strnlen(sender_in, sizeof(sender) - 1);
+    memcpy(sender, sender_in, slen);
+    sender[slen] = '\0';
+
     uint32_t h = gap_hash(sender, type);
     int32_t i = g->last;
 
@@ -1285,7 +1335,7 @@ enum fs_gap_result fs_gap_check(struct fs_gap *g, const char *sender,
         i = gap_slot(g);
         struct gap_stream *s = &g->streams[i];
         memset(s, 0, sizeof(*s));
-        snprintf(s->sender, sizeof(s->sender), "%s", sender);
+        memcpy(s->sender, sender, slen + 1);
         s->type = type;
         s->hash = h;
         s->next = seq + 1;

@@ -533,6 +533,54 @@ Test(pcapfile, callback_stops_reading)
     cr_assert_eq(st.datagrams, 2);
 }
 
+/* Reads every payload byte, so that a payload reaching past the captured
+ * frame shows up under AddressSanitizer. */
+static int touch_payload(void *arg, const struct fs_pcap_packet *p)
+{
+    unsigned *sum = arg;
+
+    cr_assert_lt(p->len, sizeof(((struct frame *)0)->b));
+    for (size_t i = 0; i < p->len; i++)
+        *sum += p->payload[i];
+    return 0;
+}
+
+Test(pcapfile, damaged_frames_never_crash)
+{
+    static struct frame f[200];
+    static const int dlts[] = { DLT_EN10MB, DLT_RAW, DLT_LINUX_SLL2, DLT_NULL };
+    size_t caplens[200];
+    unsigned seed = 12345, sum = 0;
+
+    for (size_t d = 0; d < sizeof(dlts) / sizeof(dlts[0]); d++) {
+        struct fs_pcap_stats st;
+        char err[256] = "";
+
+        memset(f, 0, sizeof(f));
+        for (size_t i = 0; i < 200; i++) {
+            if (dlts[d] == DLT_EN10MB)
+                ether(&f[i], (const uint16_t[]){ 0x8100, 0x8100 }, i % 3, i % 2 ? 0x86dd : 0x0800);
+            else if (dlts[d] == DLT_LINUX_SLL2)
+                put(&f[i], (uint8_t[20]){ i % 2 ? 0x86 : 0x08, i % 2 ? 0xdd : 0x00 }, 20);
+            else if (dlts[d] == DLT_NULL)
+                put32le(&f[i], i % 2 ? 10 : 2);
+            if (i % 2)
+                ipv6(&f[i], (const uint8_t[]){ 0, 60 }, i % 3, 0);
+            else
+                ipv4(&f[i], 17, 0, (int)(i % 4));
+            /* Flip a few bytes anywhere, and cut some frames short. */
+            for (int k = 0; k < 4; k++)
+                f[i].b[rand_r(&seed) % f[i].n] = (uint8_t)rand_r(&seed);
+            caplens[i] = rand_r(&seed) % 4 == 0 ? 1 + rand_r(&seed) % f[i].n : 0;
+        }
+        cr_assert_eq(fs_pcap_read(write_pcap("fuzz", dlts[d], f, 200, caplens), touch_payload, &sum,
+                                  &st, err, sizeof(err)), 0, "%s", err);
+        cr_assert_eq(st.packets, 200);
+        cr_assert_eq(st.packets, st.datagrams + st.skipped + st.truncated + st.fragments);
+        cr_assert_gt(st.truncated + st.skipped, 0, "damage went unnoticed");
+    }
+}
+
 /* pcapng written by hand (SHB, IDB, EPB), nanosecond resolution declared in
  * the IDB so the reader's timestamp scaling is exercised too. */
 static void ng_block(struct frame *f, uint32_t type, const struct frame *body)

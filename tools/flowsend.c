@@ -261,7 +261,7 @@ static void parse(int argc, char **argv, struct options *o)
 
 int main(int argc, char **argv)
 {
-    struct options o = {.version = 5, .seed = 1, .ring = 8192, .batch = 32};
+    struct options o = {.version = 5, .ipv6_percent = 10, .seed = 1, .ring = 8192, .batch = 32};
     static struct mmsghdr msgs[MAX_BATCH];
     static struct iovec iov[MAX_BATCH];
     struct ring r = {0};

@@ -33,8 +33,16 @@ void tw_zero(struct tw_buf *w, size_t n)
 void tw_u8(struct tw_buf *w, uint8_t v) { tw_bytes(w, &v, 1); }
 void tw_u16(struct tw_buf *w, uint16_t v) { tw_u8(w, (uint8_t)(v >> 8)); tw_u8(w, (uint8_t)v); }
 void tw_u24(struct tw_buf *w, uint32_t v) { tw_u8(w, (uint8_t)(v >> 16)); tw_u16(w, (uint16_t)v); }
-void tw_u32(struct tw_buf *w, uint32_t v) { tw_u16(w, (uint16_t)(v >> 16)); tw_u16(w, (uint16_t)v); }
-void tw_u64(struct tw_buf *w, uint64_t v) { tw_u32(w, (uint32_t)(v >> 32)); tw_u32(w, (uint32_t)v); }
+void tw_u32(struct tw_buf *w, uint32_t v)
+{
+    tw_u16(w, (uint16_t)(v >> 16));
+    tw_u16(w, (uint16_t)v);
+}
+void tw_u64(struct tw_buf *w, uint64_t v)
+{
+    tw_u32(w, (uint32_t)(v >> 32));
+    tw_u32(w, (uint32_t)v);
+}
 
 void tw_ip(struct tw_buf *w, const char *text)
 {

@@ -1,0 +1,267 @@
+#!/bin/sh
+# bench.sh - the flowsentry benchmark, start to finish, in under ten minutes.
+#
+#  1. fs-benchdecode: decode rate of v5, v9 and IPFIX on one core from
+#     in-memory datagrams, and the msgpack encode/decode rate of flow batches.
+#  2. For each format, the highest rate at which flowsentry-collector ingests
+#     UDP over loopback without losing a flow: fs-flowsend offers the stream,
+#     the collector publishes on an ipc:// flows bus, fs-flowsub counts what
+#     arrives; lossless means every flow sent was received on the bus.
+#  3. The same search, with the very same datagram stream (same generator,
+#     seed and datagrams), for nfdump's nfcapd (flows counted with nfdump -I)
+#     and pmacct's nfacctd (print plugin, flows counted in its CSV), when they
+#     are installed; then the ratios.
+#
+# The search: one trial at the sender's full speed; if nothing is lost, the
+# result is that rate (bounded by the sender, marked ">="); otherwise a
+# bisection between a guess from what got through and the full speed. Every
+# receiver gets the same socket receive buffer (BENCH_RCVBUF, default the
+# kernel's rmem_max, which is all nfcapd and nfacctd can ask for).
+#
+# Traffic stays on 127.0.0.1 and ipc:// sockets under a temporary directory.
+# Every process started here is stopped by its pid.
+#
+# Settings (environment):
+#   BENCH_BUILD    build directory (default build-bench; built if needed)
+#   BENCH_FORMATS  formats to search (default "v5 v9 ipfix")
+#   BENCH_TARGETS  receivers (default "flowsentry nfcapd nfacctd")
+#   BENCH_TRIAL    seconds of traffic per trial (default 2)
+#   BENCH_STEPS    bisection steps per search (default 5)
+#   BENCH_RCVBUF   receive buffer for every receiver, bytes (default rmem_max)
+#   BENCH_BATCH    collector --batch-size (default: the collector's)
+#   BENCH_DECODE   "no" skips step 1
+#   BENCH_EXTRA    more flowsentry-collector options, e.g. "--rcvbuf 64M"
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD=${BENCH_BUILD:-build-bench}
+FORMATS=${BENCH_FORMATS:-v5 v9 ipfix}
+TARGETS=${BENCH_TARGETS:-flowsentry nfcapd nfacctd}
+TRIAL=${BENCH_TRIAL:-2}
+STEPS=${BENCH_STEPS:-5}
+RCVBUF=${BENCH_RCVBUF:-$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 4194304)}
+BATCH=${BENCH_BATCH:-}
+EXTRA=${BENCH_EXTRA:-}
+SEED=1
+IPV6=10
+
+WORK=$(mktemp -d /tmp/fs-bench.XXXXXX) || exit 1
+PIDS=""
+PORT=$((20000 + $$ % 20000))
+
+log() { printf '%s\n' "$*" >&2; }
+
+# Starts a command in the background and remembers its pid in LASTPID.
+spawn() {
+    "$@" &
+    LASTPID=$!
+    PIDS="$PIDS $LASTPID"
+}
+
+# Stops one pid with a signal, SIGKILL after 5 s, and reaps it.
+reap() {
+    pid=$1
+    kill -s "$2" "$pid" 2>/dev/null
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -s KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    PIDS=$(echo " $PIDS " | sed "s/ $pid / /; s/^ *//; s/ *$//")
+}
+
+cleanup() {
+    for p in $PIDS; do
+        reap "$p" TERM
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Waits up to 5 s for a line containing $2 in file $1.
+wait_for() {
+    i=0
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        [ $i -ge 50 ] && return 1
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+# kv KEY FILE: the value of KEY=VALUE on fs-flowsend / fs-flowsub output.
+kv() {
+    awk -v k="$1" '{ for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) v = substr($i, n + 1) } } END { print v + 0 }' "$2"
+}
+
+mps() { awk -v r="$1" 'BEGIN { printf "%.2f", r / 1e6 }'; }
+
+# --- 0. build ---------------------------------------------------------------
+if ! cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/cmake.log" 2>&1 ||
+    ! cmake --build "$BUILD" -j"$(nproc)" >>"$WORK/cmake.log" 2>&1; then
+    cat "$WORK/cmake.log" >&2
+    log "bench: build failed"
+    exit 1
+fi
+COLLECTOR=$ROOT/$BUILD/flowsentry-collector
+FLOWSEND=$ROOT/$BUILD/fs-flowsend
+FLOWSUB=$ROOT/$BUILD/fs-flowsub
+
+echo "flowsentry benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(uname -sr)"
+echo
+
+# --- 1. decode on one core --------------------------------------------------
+if [ "${BENCH_DECODE:-yes}" != no ]; then
+    echo "== decode, one core, in-memory datagrams (best of 3 one-second runs)"
+    "$ROOT/$BUILD/fs-benchdecode" --cpu 0 || log "bench: fs-benchdecode reported a failure"
+    echo
+fi
+
+# --- 2. one trial -------------------------------------------------------------
+# send FORMAT RATE DIR: the stream, to 127.0.0.1:$PORT; sets SENT and SENT_RATE.
+send() {
+    "$FLOWSEND" --format "$1" --rate "$2" --seconds "$TRIAL" --seed $SEED \
+        --ipv6-percent $IPV6 "127.0.0.1:$PORT" >"$3/send.out" 2>"$3/send.err"
+    SENT=$(kv flows "$3/send.out")
+    SENT_RATE=$(kv rate "$3/send.out")
+}
+
+# trial TARGET FORMAT RATE: offers TRIAL seconds at RATE flows/s (0: full
+# speed) and sets SENT, SENT_RATE and RECEIVED.
+trial() {
+    target=$1 fmt=$2 rate=$3
+    PORT=$((PORT + 1))
+    d=$WORK/$target-$fmt-$PORT
+    mkdir -p "$d"
+    SENT=0 SENT_RATE=0 RECEIVED=-1
+    case $target in
+    flowsentry)
+        spawn "$COLLECTOR" --listen "udp://127.0.0.1:$PORT" --publish "ipc://$d/flows" \
+            --rcvbuf "$RCVBUF" ${BATCH:+--batch-size "$BATCH"} --template-file none \
+            --stats-interval 0 --run-dir "$d" --state-dir "$d" $EXTRA 2>"$d/collector.log"
+        cpid=$LASTPID
+        wait_for "$d/collector.log" "publishing flows" || { log "bench: collector did not start"; cat "$d/collector.log" >&2; }
+        spawn "$FLOWSUB" --idle 1 --timeout $((TRIAL + 15)) --quiet "ipc://$d/flows" >"$d/sub.out"
+        spid=$LASTPID
+        sleep 0.5 # the subscription must be in place before the first batch
+        send "$fmt" "$rate" "$d"
+        wait "$spid"
+        PIDS=$(echo " $PIDS " | sed "s/ $spid / /")
+        reap "$cpid" TERM
+        RECEIVED=$(kv flows "$d/sub.out")
+        ;;
+    nfcapd)
+        mkdir -p "$d/flows"
+        spawn nfcapd -C none -w "$d/flows" -b 127.0.0.1 -p "$PORT" -B "$RCVBUF" -t 3600 \
+            >"$d/nfcapd.log" 2>&1
+        cpid=$LASTPID
+        wait_for "$d/nfcapd.log" "Startup" || log "bench: nfcapd did not start"
+        send "$fmt" "$rate" "$d"
+        sleep 1 # let it drain its socket
+        reap "$cpid" TERM
+        RECEIVED=$(nfdump -R "$d/flows" -I 2>/dev/null | awk '$1 == "Flows:" { print $2 }')
+        ;;
+    nfacctd)
+        cat >"$d/nfacctd.conf" <<EOF
+daemonize: false
+logfile: $d/nfacctd.log
+nfacctd_ip: 127.0.0.1
+nfacctd_port: $PORT
+nfacctd_pipe_size: $RCVBUF
+plugin_pipe_size: 268435456
+plugin_buffer_size: 262144
+plugins: print[p]
+aggregate[p]: proto, flows
+print_output[p]: csv
+print_output_file[p]: $d/flows.csv
+print_refresh_time[p]: 3600
+EOF
+        spawn nfacctd -f "$d/nfacctd.conf"
+        cpid=$LASTPID
+        wait_for "$d/nfacctd.log" "waiting for NetFlow" || log "bench: nfacctd did not start"
+        sleep 0.5 # the print plugin starts after the core
+        send "$fmt" "$rate" "$d"
+        sleep 1
+        # nfacctd writes its cache on SIGINT (SIGTERM leaves it waiting)
+        reap "$cpid" INT
+        RECEIVED=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "FLOWS") c = i; next } c { n += $c } END { print n + 0 }' "$d/flows.csv" 2>/dev/null)
+        ;;
+    esac
+    [ -n "$RECEIVED" ] || RECEIVED=0
+    if [ "$RECEIVED" -eq "$SENT" ]; then verdict=lossless; else verdict="lost $((SENT - RECEIVED))"; fi
+    log "  $target $fmt: offered $(mps "$SENT_RATE") M/s ($SENT flows), received $RECEIVED: $verdict"
+    [ "$RECEIVED" -eq "$SENT" ]
+}
+
+# --- 3. the search ----------------------------------------------------------
+# search TARGET FORMAT: sets BEST (flows/s, lossless), BOUND (">=" when the
+# sender was the limit) and MAX (the sender's full speed in that run).
+search() {
+    target=$1 fmt=$2
+    BOUND=""
+    if trial "$target" "$fmt" 0; then
+        BEST=$SENT_RATE MAX=$SENT_RATE BOUND=">="
+        return
+    fi
+    MAX=$SENT_RATE
+    hi=$SENT_RATE lo=0 BEST=0
+    # First guess: a little under what got through at full speed.
+    guess=$(awk -v r="$RECEIVED" -v t="$TRIAL" -v h="$hi" 'BEGIN { g = 0.9 * r / t; if (g > 0.9 * h) g = 0.9 * h; if (g < h / 50) g = h / 50; printf "%.0f", g }')
+    if trial "$target" "$fmt" "$guess"; then lo=$guess BEST=$SENT_RATE; else hi=$guess; fi
+    s=1
+    while [ $s -lt "$STEPS" ]; do
+        mid=$(awk -v a="$lo" -v b="$hi" 'BEGIN { printf "%.0f", (a + b) / 2 }')
+        if trial "$target" "$fmt" "$mid"; then lo=$mid BEST=$SENT_RATE; else hi=$mid; fi
+        s=$((s + 1))
+    done
+}
+
+have() {
+    case $1 in
+    flowsentry) [ -x "$COLLECTOR" ] ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+    esac
+}
+
+echo "== lossless UDP ingest over loopback ($TRIAL s trials, receive buffer $RCVBUF bytes," \
+    "same stream for every receiver: seed $SEED, $IPV6% IPv6 in v9/IPFIX)"
+for fmt in $FORMATS; do
+    for target in $TARGETS; do
+        if ! have "$target"; then
+            log "bench: $target is not installed: skipped"
+            continue
+        fi
+        search "$target" "$fmt"
+        echo "$fmt $target $BEST $MAX $BOUND" >>"$WORK/results"
+    done
+done
+echo
+
+# --- 4. the table -----------------------------------------------------------
+awk -v targets="$TARGETS" -v formats="$FORMATS" '
+{ best[$1, $2] = $3; max[$1, $2] = $4; bound[$1, $2] = $5; seen[$2] = 1 }
+END {
+    nt = split(targets, t, " "); nf = split(formats, f, " ")
+    printf "%-7s", "format"
+    for (j = 1; j <= nt; j++) if (seen[t[j]]) printf " %18s", t[j] " M/s"
+    printf " %12s %22s\n", "sender max", "flowsentry/best other"
+    for (i = 1; i <= nf; i++) {
+        printf "%-7s", f[i]; m = 0; other = 0
+        for (j = 1; j <= nt; j++) {
+            if (!seen[t[j]]) continue
+            k = f[i] SUBSEP t[j]
+            printf " %18s", sprintf("%s%.2f", bound[k], best[k] / 1e6)
+            if (max[k] > m) m = max[k]
+            if (t[j] != "flowsentry" && best[k] > other) other = best[k]
+        }
+        k = f[i] SUBSEP "flowsentry"
+        ratio = (other > 0 && (k in best)) ? sprintf("%s%.2fx", bound[k], best[k] / other) : "-"
+        printf " %12.2f %22s\n", m / 1e6, ratio
+    }
+}' "$WORK/results"
+echo
+echo "('>=': no loss even at the sender's full speed, so the sender was the limit;"
+echo " sender max: the fastest the sender went in these runs, with that receiver beside it)"

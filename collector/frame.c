@@ -191,6 +191,29 @@ static int sll(struct cur *c, size_t hlen, size_t proto_at, uint16_t *et)
     return STEP_NEXT;
 }
 
+/* BSD loopback: a 4-byte address family in the byte order of the machine
+ * that wrote the capture (DLT_NULL) or in network order (DLT_LOOP). The
+ * family is small, so whichever reading fits in 16 bits is the right one.
+ * AF_INET is 2 everywhere, AF_INET6 is not (Linux 10, BSDs 24 and 28,
+ * Darwin 30). */
+static int null_link(struct cur *c, uint16_t *et)
+{
+    uint32_t af;
+
+    if (left(c) < 4)
+        return FS_FRAME_TRUNCATED;
+    af = fs_get32(at(c));
+    if (af > 0xffff)
+        af = __builtin_bswap32(af);
+    switch (af) {
+    case 2: *et = ET_IPV4; break;
+    case 10: case 24: case 28: case 30: *et = ET_IPV6; break;
+    default: return FS_FRAME_NOT_IP;
+    }
+    c->off += 4;
+    return STEP_NEXT;
+}
+
 static void set_ports(struct fs_frame *fr, const uint8_t *b)
 {
     fr->src_port = fs_get16(b);
@@ -403,6 +426,10 @@ int fs_frame_parse(const uint8_t *p, size_t len, enum fs_frame_link link,
         break;
     case FS_FRAME_LINK_SLL2:
         if ((r = sll(&c, 20, 0, &et)) != STEP_NEXT)
+            return r;
+        break;
+    case FS_FRAME_LINK_NULL:
+        if ((r = null_link(&c, &et)) != STEP_NEXT)
             return r;
         break;
     default:

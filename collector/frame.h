@@ -8,7 +8,8 @@
  *
  * Two users: the IPFIX decoder, for packet sections that exporters send
  * instead of (or beside) flow fields (dataLinkFrameSection, IE 315, usually
- * the first 128 bytes of a sampled frame), and the libpcap sensor. Sections
+ * the first 128 bytes of a sampled frame), and the capture reader
+ * (pcapfile.c), which finds export datagrams in pcap files. Sections
  * are cut short by design, so running out of bytes is an ordinary outcome:
  * the parser fills what the bytes hold, says what it found in `have`, and
  * never reads past `len`.
@@ -30,6 +31,7 @@ enum fs_frame_link {
     FS_FRAME_LINK_MPLS,         /* an MPLS label stack (IPFIX mplsLabelStackSection) */
     FS_FRAME_LINK_SLL,          /* Linux cooked capture v1 (DLT_LINUX_SLL) */
     FS_FRAME_LINK_SLL2,         /* Linux cooked capture v2 (DLT_LINUX_SLL2) */
+    FS_FRAME_LINK_NULL,         /* BSD loopback (DLT_NULL, DLT_LOOP): address family */
 };
 
 /* Results of fs_frame_parse(). Whatever the result, `have` says which

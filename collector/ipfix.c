@@ -9,11 +9,9 @@
  * domain; when a set had to wait for its template, this message's records
  * cannot be counted and the tracker is told so.
  */
-#include "pending.h"
 #include "templates.h"
 
 #define IPFIX_HEADER 16
-#define SET_TEMPLATE 2
 #define SET_OPTIONS 3
 #define ENTERPRISE_BIT 0x8000u
 
@@ -51,8 +49,8 @@ static int read_fields(const uint8_t *p, size_t len, size_t *off, size_t n,
  * count of zero is a withdrawal: of one template, or, with the set id as
  * template id, of all templates of that kind in the domain.
  */
-static int ipfix_templates(struct fs_decode_ctx *c, const struct fs_msg *m, uint16_t set_id,
-                           const uint8_t *p, size_t len, bool *learned)
+static int ipfix_templates(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
+                           uint16_t set_id, const uint8_t *p, size_t len, bool *learned)
 {
     struct fs_tpl_field fields[FS_TPL_MAX_FIELDS];
     bool options = set_id == SET_OPTIONS;
@@ -109,12 +107,11 @@ static int ipfix_templates(struct fs_decode_ctx *c, const struct fs_msg *m, uint
 
 int fs_ipfix_decode(struct fs_decode_ctx *c, const uint8_t *p, size_t len)
 {
-    struct fs_msg m;
+    struct fs_export_hdr m;
     struct fs_domain *dom;
-    bool learned = false, waited = false, damaged = false;
-    uint32_t records = 0;
-    size_t mlen, off = IPFIX_HEADER;
-    int rc = 0, r;
+    struct fs_rec_sets sets;
+    size_t mlen;
+    int rc = 0;
 
     if (len < IPFIX_HEADER)
         return fs_ctx_error(c, FS_ERR_SHORT_HEADER,
@@ -129,53 +126,20 @@ int fs_ipfix_decode(struct fs_decode_ctx *c, const uint8_t *p, size_t len)
                           mlen, len);
         len = mlen;
     }
-    m = (struct fs_msg){ .version = 10, .export_secs = fs_get32(p + 4),
-                         .domain = fs_get32(p + 12), .now_ms = c->now_ms };
-
-    for (;;) {
-        uint16_t id;
-        const uint8_t *body;
-        size_t blen;
-
-        r = fs_rec_next_set(c, &m, p, len, &off, &id, &body, &blen);
-        if (r <= 0) {
-            if (r < 0)
-                damaged = true;
-            break;
-        }
-        if (id == SET_TEMPLATE || id == SET_OPTIONS) {
-            bool now = false;
-
-            r = ipfix_templates(c, &m, id, body, blen, &now);
-            if (now && fs_pending_release_options(c) < 0)
-                r = -1;
-            learned |= now;
-        } else if (id < 256) {
-            r = fs_ctx_error(c, FS_ERR_BAD_SET_ID, "IPFIX domain %u: reserved set id %u",
-                             m.domain, id);
-        } else {
-            r = fs_rec_data_set(c, &m, id, body, blen, &waited);
-            if (r > 0)
-                records += (uint32_t)r;
-            else if (r < 0)
-                damaged = true;
-        }
-        if (r < 0)
-            rc = -1;
-    }
-    if (!damaged && off != len) {
-        fs_ctx_error(c, FS_ERR_SET_LENGTH, "IPFIX domain %u: %zu bytes after the last set",
-                     m.domain, len - off);
-        damaged = true;
-    }
-    if (damaged)
+    m = (struct fs_export_hdr){ .version = 10, .export_secs = fs_get32(p + 4),
+                                .domain = fs_get32(p + 12), .now_ms = c->now_ms };
+    if (fs_rec_decode_sets(c, &m, p, len, IPFIX_HEADER, ipfix_templates, &sets) < 0)
         rc = -1;
-    if (learned && fs_pending_release(c) < 0)
-        rc = -1;
+    /* Unlike v9, IPFIX has no padding after the last set. */
+    if (!sets.damaged && sets.off != len) {
+        rc = fs_ctx_error(c, FS_ERR_SET_LENGTH, "IPFIX domain %u: %zu bytes after the last set",
+                          m.domain, len - sets.off);
+        sets.damaged = true;
+    }
     /* Looked up only now: releasing waiting sets may have touched other domains. */
     dom = fs_ctx_domain(c, m.domain, 10);
     if (dom == NULL)
         return -1;
-    fs_seq_update(c, &dom->seq, fs_get32(p + 8), records, !waited && !damaged);
+    fs_seq_update(c, &dom->seq, fs_get32(p + 8), sets.records, !sets.waited && !sets.damaged);
     return rc;
 }

@@ -3,9 +3,10 @@
  *
  * Used by `flowsentry-collector --read`, by the fixture tests and by the
  * benchmark, so that offline captures go through the same decoder as live
- * UDP. Link types: Ethernet (with 802.1Q/QinQ tags), Linux cooked (SLL,
- * SLL2), raw IP, BSD loopback; IPv4 and IPv6. Only UDP payloads are handed
- * on; everything else is counted and skipped.
+ * UDP. Link types: Ethernet (with 802.1Q/QinQ tags, PPPoE, MPLS), Linux
+ * cooked (SLL, SLL2), raw IP, BSD loopback; IPv4 and IPv6, as frame.h reads
+ * them. Only UDP payloads are handed on; everything else is counted and
+ * skipped.
  */
 #ifndef FS_PCAPFILE_H
 #define FS_PCAPFILE_H

@@ -2,7 +2,7 @@
  * pending.c - data sets held until their template arrives: a FIFO of copies
  * per exporter, bounded in bytes (pending_max_bytes) and in time
  * (pending_timeout_ms). Each copy keeps the header context of its datagram
- * (struct fs_msg) so that it decodes later exactly as it would have then.
+ * (struct fs_export_hdr) so that it decodes later exactly as it would have then.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +18,7 @@
 
 struct pend_set {
     struct pend_set *next;
-    struct fs_msg m;
+    struct fs_export_hdr m;
     uint16_t tpl_id;
     size_t len;
     uint8_t data[];
@@ -80,7 +80,7 @@ uint64_t fs_pending_expire(struct fs_pending *p, uint64_t now_ms, uint32_t timeo
     return n;
 }
 
-int fs_pending_hold(struct fs_decode_ctx *c, const struct fs_msg *m, uint16_t tpl_id,
+int fs_pending_hold(struct fs_decode_ctx *c, const struct fs_export_hdr *m, uint16_t tpl_id,
                     const uint8_t *p, size_t len)
 {
     const struct fs_decoder_config *cfg = fs_decoder_config(c->d);

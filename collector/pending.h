@@ -15,7 +15,7 @@
 /* Holds a copy of one data set (body without set header) for template
  * `tpl_id`. Drops sets that waited too long first (counted). Returns 0, or
  * -1 after counting FS_ERR_PENDING_DROPPED when it does not fit. */
-int fs_pending_hold(struct fs_decode_ctx *c, const struct fs_msg *m, uint16_t tpl_id,
+int fs_pending_hold(struct fs_decode_ctx *c, const struct fs_export_hdr *m, uint16_t tpl_id,
                     const uint8_t *p, size_t len);
 
 /*

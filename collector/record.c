@@ -19,6 +19,18 @@
  *            > Seconds (150) > DeltaMicroseconds (158) > SysUpTime (22); end alike
  *   duration flowDurationMilliseconds (161) > flowDurationMicroseconds (162)
  *
+ * A template may carry both the IPv4 and the IPv6 variant of a field
+ * (sourceIPv4Address and sourceIPv6Address, ...): each record is then one
+ * family, by ipVersion (60) or by which addresses are not zero, and takes
+ * that family's variants.
+ *
+ * A packet section fills, through frame.c, the fields the record itself does
+ * not send: dataLinkFrameSection (315) > layer2packetSectionData (104), both
+ * taken for Ethernet, > ipHeaderPacketSection (313), an IP header. Only a
+ * section that starts at the packet's first byte can be read: with a
+ * non-zero layer2packetSectionOffset (102) or sectionOffset (409) the
+ * record's section is left alone.
+ *
  * Times: absolute forms are taken as they are; sysUpTime forms use the v9
  * header (unix_secs, sysUpTime) or, in IPFIX, systemInitTimeMilliseconds
  * (160) learned from options or data records. Without it, an IPFIX record's
@@ -29,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
 #include "pending.h"
 #include "templates.h"
 
@@ -47,15 +60,16 @@ enum op_code {
     OP_REV_BYTES, OP_REV_PACKETS, OP_REV_TOS, OP_REV_TCP_FLAGS,
     OP_START, OP_END, OP_DUR,
     OP_PARAM,
-    OP_FRAME, /* dataLinkFrameSection: kept for after the record */
-    OP_ALT    /* the IPv6 variant of op `arg` in a record that has both */
+    OP_FRAME, /* a packet section (enum section): kept for after the record */
+    OP_ALT    /* the IPv6 variant of field op `arg`, in a record that has both:
+                 noted, and stored only if the record is an IPv6 one */
 };
 
 /* One op: what to do with the next `len` bytes of the record. */
 struct fs_op {
     uint8_t code;       /* enum op_code */
-    uint8_t arg;        /* MPLS stack position, enum rec_param, OP_ALT's op;
-                           OP_VARLEN: 1 for a dataLinkFrameSection */
+    uint8_t arg;        /* MPLS stack position, enum rec_param, OP_ALT's field op;
+                           OP_FRAME and OP_VARLEN: enum section */
     uint16_t len;       /* field length; for a variable-length field, the fixed
                            bytes that follow it up to the next one */
 };
@@ -67,7 +81,7 @@ struct fs_rec_prog {
     uint8_t start_form, end_form, dur_form; /* chosen time fields, TF_NONE if none */
     uint8_t mpls_mask;  /* stack positions present, bit i = entry i */
     bool has_params;    /* sampling or systemInitTime fields to resolve */
-    bool has_frame;     /* a dataLinkFrameSection fills what the record lacks */
+    bool has_frame;     /* a packet section fills what the record lacks */
     bool dual;          /* IPv4 and IPv6 variants of one field: pick per record */
     struct fs_op ops[];
 };
@@ -92,23 +106,37 @@ enum rec_param {
     RP_POPULATION,   /* samplingPopulation (310) */
     RP_RANDOM,       /* samplerRandomInterval (50) */
     RP_SYS_INIT,     /* systemInitTimeMilliseconds (160) */
+    RP_L2_OFFSET,    /* layer2packetSectionOffset (102) */
+    RP_SECT_OFFSET,  /* sectionOffset (409) */
     RP_COUNT
 };
+
+/* What a packet section starts with. */
+enum section {
+    SEC_NONE = 0,
+    SEC_ETHERNET, /* dataLinkFrameSection, layer2packetSectionData */
+    SEC_IP        /* ipHeaderPacketSection */
+};
+
+/* IPv6 variants kept per record at most (there are 11 such fields). */
+#define FS_REC_MAX_ALT 16
 
 struct rec_params {
     uint32_t have; /* bit (1 << RP_*) per value seen */
     uint64_t start, end, dur;
     uint64_t v[RP_COUNT];
-    const uint8_t *frame; /* dataLinkFrameSection */
+    const uint8_t *frame; /* the packet section */
     size_t frame_len;
-    struct fs_flow alt;   /* IPv6 variants, for dual templates */
+    uint8_t section;      /* enum section of `frame` */
+    unsigned nalt;        /* IPv6 variants seen, for dual templates */
+    const uint8_t *alt[FS_REC_MAX_ALT];
 };
 
 /* Flow fields that several elements compete for; see the top comment. */
 enum slot {
     S_NONE = 0,
     S_BYTES, S_PACKETS, S_IN_IF, S_OUT_IF, S_SRC_VLAN, S_DST_VLAN,
-    S_SRC_MAC, S_DST_MAC, S_SAMPLER, S_START, S_END, S_DUR,
+    S_SRC_MAC, S_DST_MAC, S_SAMPLER, S_START, S_END, S_DUR, S_FRAME,
     S_COUNT
 };
 
@@ -125,7 +153,7 @@ enum len_kind {
 
 struct ie_map {
     uint8_t op;
-    uint8_t arg;  /* MPLS position, time form or rec_param */
+    uint8_t arg;  /* MPLS position, time form, rec_param or section */
     uint8_t slot;
     uint8_t rank; /* lower wins within a slot */
     uint8_t len;  /* enum len_kind; 0 = not mapped */
@@ -142,6 +170,8 @@ struct ie_map {
 #define M4(o, l, b) { .op = (o), .len = (l), .bit = (b), .fam = 4 }
 #define M6(o, l, b) { .op = (o), .len = (l), .bit = (b), .fam = 6 }
 #define MPLS(i) { .op = OP_MPLS, .arg = (i), .len = L_MPLS, .bit = NOBIT }
+#define MF(sec, r) \
+    { .op = OP_FRAME, .arg = (sec), .len = L_ANY, .bit = NOBIT, .slot = S_FRAME, .rank = (r) }
 
 /* IANA elements (and the v9 field types, which are the same numbers). */
 static const struct ie_map iana_map[] = {
@@ -189,6 +219,8 @@ static const struct ie_map iana_map[] = {
     [85] = MS(OP_BYTES, L_UINT, FS_F_BYTES, S_BYTES, 2),
     [86] = MS(OP_PACKETS, L_UINT, FS_F_PACKETS, S_PACKETS, 2),
     [89] = M(OP_FWD_STATUS, L_UINT, FS_F_FWD_STATUS),
+    [102] = MP(RP_L2_OFFSET),
+    [104] = MF(SEC_ETHERNET, 1),
     [139] = M6(OP_ICMP_TC, L_UINT, FS_F_ICMP),
     [150] = MT(OP_START, TF_SEC, S_START, 3, L_UINT),
     [151] = MT(OP_END, TF_SEC, S_END, 3, L_UINT),
@@ -222,7 +254,9 @@ static const struct ie_map iana_map[] = {
     [306] = MP(RP_PKT_SPACE),
     [309] = MP(RP_SIZE),
     [310] = MP(RP_POPULATION),
-    [315] = M(OP_FRAME, L_ANY, NOBIT),
+    [313] = MF(SEC_IP, 2),
+    [315] = MF(SEC_ETHERNET, 0),
+    [409] = MP(RP_SECT_OFFSET),
 };
 
 /* RFC 5103 reverse elements: the forward element's id under PEN 29305. */
@@ -292,11 +326,10 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
         const struct fs_tpl_field *fl = &def->fields[i];
         const struct ie_map *m;
 
-        if (field_is_varlen(def, fl)) {
+        if (field_is_varlen(def, fl))
             nvar++;
-            continue;
-        }
-        fixed += fl->len;
+        else
+            fixed += fl->len;
         if (field_is_v9_scope(def, i) || (m = ie_lookup(fl)) == NULL)
             continue;
         if (m->slot != S_NONE && m->rank < best[m->slot])
@@ -320,7 +353,7 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
         return NULL;
     g->min_len = (uint16_t)(fixed + nvar);
 
-    size_t skip = 0;
+    size_t skip = 0, nalt = 0;
     struct fs_op *seg = NULL; /* last variable-length op: collects the fixed bytes after it */
     for (size_t i = 0; i < def->nfields; i++) {
         const struct fs_tpl_field *fl = &def->fields[i];
@@ -346,16 +379,18 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
         op = &g->ops[g->nops++];
         if (m == NULL) {
             const struct ie_map *vm = ie_lookup(fl);
+            bool frame = vm && vm->op == OP_FRAME && vm->rank == best[S_FRAME];
 
-            *op = (struct fs_op){ .code = OP_VARLEN, .arg = vm && vm->op == OP_FRAME };
-            g->has_frame |= op->arg;
+            *op = (struct fs_op){ .code = OP_VARLEN, .arg = frame ? vm->arg : SEC_NONE };
+            g->has_frame |= frame;
             seg = op;
             continue;
         }
         *op = (struct fs_op){ .code = m->op, .len = fl->len };
-        if (m->fam == 6 && fams[m->op] == 3) {
+        if (m->fam == 6 && fams[m->op] == 3 && nalt < FS_REC_MAX_ALT) {
             *op = (struct fs_op){ .code = OP_ALT, .arg = m->op, .len = fl->len };
             g->dual = true;
+            nalt++;
         }
         if (m->bit != NOBIT)
             g->present |= UINT64_C(1) << m->bit;
@@ -371,7 +406,10 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
         case OP_START: g->start_form = m->arg; break;
         case OP_END: g->end_form = m->arg; break;
         case OP_DUR: g->dur_form = m->arg; break;
-        case OP_FRAME: g->has_frame = true; break;
+        case OP_FRAME:
+            op->arg = m->arg;
+            g->has_frame = true;
+            break;
         default: break;
         }
     }
@@ -399,13 +437,21 @@ static inline uint64_t get_uint(const uint8_t *p, unsigned n)
 
 static inline void set_ip(fs_ip *ip, const uint8_t *p, unsigned n)
 {
-    ip->af = n == 4 ? 4 : 6;
-    memcpy(ip->b, p, n);
+    /* Constant sizes: copies the compiler inlines. */
+    if (n == 4) {
+        ip->af = 4;
+        memcpy(ip->b, p, 4);
+    } else {
+        ip->af = 6;
+        memcpy(ip->b, p, 16);
+    }
 }
 
 /* Stores one field value. Inlined into the record loop: it is the loop. */
-static inline __attribute__((always_inline)) void put_field(uint8_t code, uint8_t arg, const uint8_t *q, unsigned n,
-                             struct fs_flow *f, struct rec_params *r)
+static inline __attribute__((always_inline)) void put_field(uint8_t code, uint8_t arg,
+                                                            const uint8_t *q, unsigned n,
+                                                            struct fs_flow *f,
+                                                            struct rec_params *r)
 {
     switch ((enum op_code)code) {
     case OP_SKIP: case OP_VARLEN: break;
@@ -461,8 +507,12 @@ static inline __attribute__((always_inline)) void put_field(uint8_t code, uint8_
     case OP_FRAME:
         r->frame = q;
         r->frame_len = n;
+        r->section = arg;
         break;
-    case OP_ALT: break;
+    case OP_ALT:
+        if (r->nalt < FS_REC_MAX_ALT)
+            r->alt[r->nalt++] = q;
+        break;
     }
 }
 
@@ -494,20 +544,23 @@ static long rec_run(const struct fs_rec_prog *g, const uint8_t *p, size_t rest,
             }
             if ((size_t)(end - q) < vl + n)
                 return -1;
-            if (op->arg) {
+            if (op->arg != SEC_NONE) {
                 r->frame = q;
                 r->frame_len = vl;
+                r->section = op->arg;
             }
             q += vl;
             continue;
         }
-        if (op->code == OP_ALT) /* the IPv6 variant goes to the alternate flow */
-            put_field(op->arg, 0, q, n, &r->alt, r);
-        else
-            put_field(op->code, op->arg, q, n, f, r);
+        put_field(op->code, op->arg, q, n, f, r);
         q += n;
     }
     return q - p;
+}
+
+static bool prog_has(const struct fs_rec_prog *g, unsigned bit)
+{
+    return g->present >> bit & 1u;
 }
 
 /* The label stack runs from the top down to the entry with the
@@ -528,256 +581,49 @@ static void mpls_finish(struct fs_flow *f, uint8_t mask)
         FS_FLOW_SET(f, FS_F_MPLS);
 }
 
-static bool ip_nonzero(const fs_ip *ip, uint8_t af)
+static bool nonzero(const uint8_t *p, size_t n)
 {
-    if (ip->af != af)
-        return false;
-    for (unsigned i = 0; i < (af == 4 ? 4u : 16u); i++)
-        if (ip->b[i])
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
             return true;
     return false;
+}
+
+static bool ip_nonzero(const fs_ip *ip, uint8_t af)
+{
+    return ip->af == af && nonzero(ip->b, af == 4 ? 4 : 16);
 }
 
 /*
  * A template with both the IPv4 and the IPv6 variant of a field (addresses,
  * next hops, masks, ICMP type and code) describes IPv4 and IPv6 flows alike:
  * ipVersion says which one a record is, else the family whose addresses are
- * not zero (IPv4 when neither). The IPv4 variants went into the flow, the
- * IPv6 ones into `alt`; an IPv6 record takes the latter.
+ * not zero (IPv4 when neither). The IPv4 variants went into the flow; for an
+ * IPv6 record the IPv6 ones, noted during the op loop, are stored over them.
  */
-static void pick_family(const struct fs_rec_prog *g, struct fs_flow *f, const struct fs_flow *alt)
+static void pick_family(const struct fs_rec_prog *g, struct fs_flow *f, struct rec_params *r)
 {
-    const fs_ip *addrs[4] = { &f->src_addr, &f->dst_addr, &alt->src_addr, &alt->dst_addr };
-    unsigned family = 4;
+    unsigned family = 4, i = 0;
 
-    if (g->present >> FS_F_IP_VERSION & 1u) {
+    if (prog_has(g, FS_F_IP_VERSION)) {
         family = f->ip_version;
-    } else {
-        bool v4 = false, v6 = false;
-        for (unsigned i = 0; i < 4; i++) {
-            v4 |= ip_nonzero(addrs[i], 4);
-            v6 |= ip_nonzero(addrs[i], 6);
-        }
-        if (!v4 && v6)
+    } else if (!ip_nonzero(&f->src_addr, 4) && !ip_nonzero(&f->dst_addr, 4)) {
+        bool v6 = ip_nonzero(&f->src_addr, 6) || ip_nonzero(&f->dst_addr, 6);
+        for (const struct fs_op *op = g->ops, *oe = g->ops + g->nops; op < oe; op++)
+            if (op->code == OP_ALT && i < r->nalt) {
+                if (op->arg == OP_SRC_ADDR || op->arg == OP_DST_ADDR)
+                    v6 |= nonzero(r->alt[i], 16);
+                i++;
+            }
+        if (v6)
             family = 6;
     }
     if (family != 6)
         return;
-    for (const struct fs_op *op = g->ops, *oe = g->ops + g->nops; op < oe; op++) {
-        if (op->code != OP_ALT)
-            continue;
-        switch (op->arg) {
-        case OP_SRC_ADDR: f->src_addr = alt->src_addr; break;
-        case OP_DST_ADDR: f->dst_addr = alt->dst_addr; break;
-        case OP_NEXT_HOP: f->next_hop = alt->next_hop; break;
-        case OP_BGP_NEXT_HOP: f->bgp_next_hop = alt->bgp_next_hop; break;
-        case OP_POST_SRC_ADDR: f->post_src_addr = alt->post_src_addr; break;
-        case OP_POST_DST_ADDR: f->post_dst_addr = alt->post_dst_addr; break;
-        case OP_SRC_MASK: f->src_mask = alt->src_mask; break;
-        case OP_DST_MASK: f->dst_mask = alt->dst_mask; break;
-        case OP_ICMP_TYPE: f->icmp_type = alt->icmp_type; break;
-        case OP_ICMP_CODE: f->icmp_code = alt->icmp_code; break;
-        case OP_ICMP_TC:
-            f->icmp_type = alt->icmp_type;
-            f->icmp_code = alt->icmp_code;
-            break;
-        default: break;
-        }
-    }
-}
-
-/* ---- dataLinkFrameSection (IE 315): the first bytes of a sampled frame ---- */
-
-#define ETH_VLAN 0x8100u
-#define ETH_QINQ 0x88a8u
-#define ETH_QINQ_OLD 0x9100u
-#define ETH_MPLS 0x8847u
-#define ETH_MPLS_MC 0x8848u
-#define ETH_IPV4 0x0800u
-#define ETH_IPV6 0x86ddu
-
-/* Reads the frame without ever going past it; fields are only filled where
- * the record itself said nothing. */
-struct frame {
-    const uint8_t *p;
-    size_t len, off;
-    struct fs_flow *f;
-};
-
-static bool frame_has(const struct frame *fr, size_t n)
-{
-    return fr->len - fr->off >= n;
-}
-
-static bool frame_wants(const struct frame *fr, unsigned bit)
-{
-    if (FS_FLOW_HAS(fr->f, bit))
-        return false;
-    FS_FLOW_SET(fr->f, bit);
-    return true;
-}
-
-static void frame_ip(struct frame *fr, unsigned bit, fs_ip *ip, const uint8_t *p, unsigned n)
-{
-    if (frame_wants(fr, bit))
-        set_ip(ip, p, n);
-}
-
-/* The transport header right behind the first IP header. */
-static void frame_transport(struct frame *fr, uint8_t proto)
-{
-    const uint8_t *p = fr->p + fr->off;
-    struct fs_flow *f = fr->f;
-
-    if ((proto == 6 || proto == 17 || proto == 132) && frame_has(fr, 4)) {
-        if (frame_wants(fr, FS_F_SRC_PORT))
-            f->src_port = fs_get16(p);
-        if (frame_wants(fr, FS_F_DST_PORT))
-            f->dst_port = fs_get16(p + 2);
-        if (proto == 6 && frame_has(fr, 14) && frame_wants(fr, FS_F_TCP_FLAGS))
-            f->tcp_flags = p[13];
-    } else if ((proto == 1 || proto == 58) && frame_has(fr, 2) && frame_wants(fr, FS_F_ICMP)) {
-        f->icmp_type = p[0];
-        f->icmp_code = p[1];
-    }
-}
-
-static void frame_ipv4(struct frame *fr)
-{
-    const uint8_t *p = fr->p + fr->off;
-    struct fs_flow *f = fr->f;
-    size_t hlen;
-
-    if (!frame_has(fr, 20) || p[0] >> 4 != 4 || (hlen = (size_t)(p[0] & 0x0f) * 4) < 20)
-        return;
-    if (frame_wants(fr, FS_F_IP_VERSION))
-        f->ip_version = 4;
-    if (frame_wants(fr, FS_F_TOS))
-        f->tos = p[1];
-    if (frame_wants(fr, FS_F_PROTO))
-        f->proto = p[9];
-    frame_ip(fr, FS_F_SRC_ADDR, &f->src_addr, p + 12, 4);
-    frame_ip(fr, FS_F_DST_ADDR, &f->dst_addr, p + 16, 4);
-    /* Later fragments carry no transport header. */
-    if ((fs_get16(p + 6) & 0x1fff) != 0 || !frame_has(fr, hlen))
-        return;
-    fr->off += hlen;
-    frame_transport(fr, p[9]);
-}
-
-static void frame_ipv6(struct frame *fr)
-{
-    const uint8_t *p = fr->p + fr->off;
-    struct fs_flow *f = fr->f;
-    uint8_t next;
-
-    if (!frame_has(fr, 40) || p[0] >> 4 != 6)
-        return;
-    if (frame_wants(fr, FS_F_IP_VERSION))
-        f->ip_version = 6;
-    if (frame_wants(fr, FS_F_TOS))
-        f->tos = (uint8_t)(fs_get32(p) >> 20);
-    frame_ip(fr, FS_F_SRC_ADDR, &f->src_addr, p + 8, 16);
-    frame_ip(fr, FS_F_DST_ADDR, &f->dst_addr, p + 24, 16);
-    next = p[6];
-    fr->off += 40;
-    /* Extension headers: hop-by-hop, routing, fragment, destination options. */
-    while (next == 0 || next == 43 || next == 44 || next == 60) {
-        const uint8_t *h = fr->p + fr->off;
-        size_t hlen;
-
-        if (!frame_has(fr, 8))
-            break;
-        hlen = next == 44 ? 8 : ((size_t)h[1] + 1) * 8;
-        if (next == 44 && (fs_get16(h + 2) & 0xfff8) != 0)
-            next = 0xff; /* a later fragment: no transport header */
-        else
-            next = h[0];
-        if (!frame_has(fr, hlen))
-            break;
-        fr->off += hlen;
-    }
-    if (frame_wants(fr, FS_F_PROTO))
-        f->proto = next;
-    if (next != 0xff)
-        frame_transport(fr, next);
-}
-
-/* Ethernet, 802.1Q/QinQ tags, an MPLS label stack, a pseudowire control
- * word and the inner Ethernet header, down to the first IP header. Only the
- * first Ethernet header gives the MACs and the VLAN (src_vlan, or dst_vlan
- * for an egress flow). */
-static void frame_fill(struct fs_flow *f, const uint8_t *p, size_t len)
-{
-    struct frame fr = { .p = p, .len = len, .f = f };
-    bool outer = true;
-    uint16_t type;
-
-    for (;;) {
-        bool tagged = false;
-
-        if (!frame_has(&fr, 14))
-            return;
-        if (outer) {
-            if (frame_wants(&fr, FS_F_DST_MAC))
-                memcpy(f->dst_mac, p + fr.off, 6);
-            if (frame_wants(&fr, FS_F_SRC_MAC))
-                memcpy(f->src_mac, p + fr.off + 6, 6);
-        }
-        fr.off += 12;
-        type = fs_get16(p + fr.off);
-        fr.off += 2;
-        while ((type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD) && frame_has(&fr, 4)) {
-            unsigned bit = f->direction == 1 ? FS_F_DST_VLAN : FS_F_SRC_VLAN;
-            uint16_t vlan = fs_get16(p + fr.off) & 0x0fff;
-
-            if (outer && !tagged && frame_wants(&fr, bit))
-                *(bit == FS_F_DST_VLAN ? &f->dst_vlan : &f->src_vlan) = vlan;
-            tagged = true;
-            type = fs_get16(p + fr.off + 2);
-            fr.off += 4;
-        }
-        outer = false;
-        if (type != ETH_MPLS && type != ETH_MPLS_MC)
-            break;
-        {
-            uint32_t labels[FS_FLOW_MPLS_MAX];
-            unsigned n = 0;
-            uint32_t e;
-
-            do {
-                if (!frame_has(&fr, 4))
-                    return;
-                e = fs_get32(p + fr.off);
-                fr.off += 4;
-                if (n < FS_FLOW_MPLS_MAX)
-                    labels[n++] = e >> 8; /* label, exp, bottom of stack */
-            } while (!(e & 0x100u));
-            if (frame_wants(&fr, FS_F_MPLS)) {
-                memcpy(f->mpls, labels, n * sizeof(labels[0]));
-                f->mpls_count = (uint8_t)n;
-            }
-        }
-        if (!frame_has(&fr, 1))
-            return;
-        /* What follows a label stack says what it is by its first nibble:
-         * an IP version, or 0 for a pseudowire control word and Ethernet. */
-        if (p[fr.off] >> 4 == 4) {
-            type = ETH_IPV4;
-            break;
-        }
-        if (p[fr.off] >> 4 == 6) {
-            type = ETH_IPV6;
-            break;
-        }
-        if (p[fr.off] >> 4 != 0 || !frame_has(&fr, 4))
-            return;
-        fr.off += 4;
-    }
-    if (type == ETH_IPV4)
-        frame_ipv4(&fr);
-    else if (type == ETH_IPV6)
-        frame_ipv6(&fr);
+    i = 0;
+    for (const struct fs_op *op = g->ops, *oe = g->ops + g->nops; op < oe && i < r->nalt; op++)
+        if (op->code == OP_ALT)
+            put_field(op->arg, 0, r->alt[i++], op->len, f, r);
 }
 
 static uint32_t ratio(uint64_t num, uint64_t den)
@@ -791,18 +637,24 @@ static uint32_t ratio(uint64_t num, uint64_t den)
 
 #define HAVE(r, p) ((r)->have >> (p) & 1u)
 
+/* A record parameter that was sent and is not zero. */
+static bool param_set(const struct rec_params *r, enum rec_param p)
+{
+    return HAVE(r, p) && r->v[p] != 0;
+}
+
 /* The sampling rate a record states, 0 if none: samplingInterval, then the
  * PSAMP systematic count-based (interval + space) and random n-out-of-N
  * (population / size) parameters, then samplerRandomInterval. */
 static uint32_t params_rate(const struct rec_params *r)
 {
-    if (HAVE(r, RP_INTERVAL) && r->v[RP_INTERVAL])
+    if (param_set(r, RP_INTERVAL))
         return ratio(r->v[RP_INTERVAL], 1);
-    if (HAVE(r, RP_PKT_INTERVAL) && HAVE(r, RP_PKT_SPACE) && r->v[RP_PKT_INTERVAL])
+    if (param_set(r, RP_PKT_INTERVAL) && HAVE(r, RP_PKT_SPACE))
         return ratio(r->v[RP_PKT_INTERVAL] + r->v[RP_PKT_SPACE], r->v[RP_PKT_INTERVAL]);
-    if (HAVE(r, RP_SIZE) && HAVE(r, RP_POPULATION) && r->v[RP_SIZE])
+    if (param_set(r, RP_SIZE) && HAVE(r, RP_POPULATION))
         return ratio(r->v[RP_POPULATION], r->v[RP_SIZE]);
-    if (HAVE(r, RP_RANDOM) && r->v[RP_RANDOM])
+    if (param_set(r, RP_RANDOM))
         return ratio(r->v[RP_RANDOM], 1);
     return 0;
 }
@@ -838,8 +690,8 @@ static uint64_t near_export(uint64_t base, uint32_t v, uint64_t export_ms)
     return t;
 }
 
-static uint64_t time_to_ms(uint8_t form, uint64_t v, const struct fs_msg *m, uint64_t export_ms,
-                           uint64_t init_ms)
+static uint64_t time_to_ms(uint8_t form, uint64_t v, const struct fs_export_hdr *m,
+                           uint64_t export_ms, uint64_t init_ms)
 {
     switch (form) {
     case TF_UPTIME:
@@ -855,7 +707,8 @@ static uint64_t time_to_ms(uint8_t form, uint64_t v, const struct fs_msg *m, uin
 }
 
 static void resolve_times(const struct fs_rec_prog *g, const struct rec_params *r,
-                          const struct fs_msg *m, const struct fs_domain *dom, struct fs_flow *f)
+                          const struct fs_export_hdr *m, const struct fs_domain *dom,
+                          struct fs_flow *f)
 {
     uint64_t export_ms = (uint64_t)m->export_secs * 1000, init_ms = 0;
     bool has_start = g->start_form != TF_NONE, has_end = g->end_form != TF_NONE;
@@ -883,11 +736,6 @@ static void resolve_times(const struct fs_rec_prog *g, const struct rec_params *
         FS_FLOW_SET(f, FS_F_END);
 }
 
-static bool prog_has(const struct fs_rec_prog *g, unsigned bit)
-{
-    return g->present >> bit & 1u;
-}
-
 /* An options data record: sampling parameters and systemInitTimeMilliseconds
  * for the domain. Other option values are not kept. */
 static void options_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
@@ -896,7 +744,7 @@ static void options_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
 {
     uint32_t rate = params_rate(r);
 
-    if (HAVE(r, RP_SYS_INIT) && r->v[RP_SYS_INIT])
+    if (param_set(r, RP_SYS_INIT))
         dom->sys_init_ms = r->v[RP_SYS_INIT];
     if (rate)
         fs_sampling_set(dom, prog_has(g, FS_F_SAMPLER_ID), f->sampler_id, rate);
@@ -904,8 +752,8 @@ static void options_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
 }
 
 static void data_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
-                        struct fs_flow *f, const struct rec_params *r,
-                        const struct fs_msg *m, struct fs_domain *dom)
+                        struct fs_flow *f, struct rec_params *r,
+                        const struct fs_export_hdr *m, struct fs_domain *dom)
 {
     uint32_t record_rate = 0;
 
@@ -915,11 +763,19 @@ static void data_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
     if (g->mpls_mask)
         mpls_finish(f, g->mpls_mask);
     if (g->dual)
-        pick_family(g, f, &r->alt);
-    if (g->has_frame && r->frame_len)
-        frame_fill(f, r->frame, r->frame_len);
+        pick_family(g, f, r);
+    if (g->has_frame && r->frame_len && !param_set(r, RP_L2_OFFSET) &&
+        !param_set(r, RP_SECT_OFFSET)) {
+        struct fs_frame fr;
+
+        /* A section cut short is normal, not damage: whatever it holds counts. */
+        (void)fs_frame_parse(r->frame, r->frame_len,
+                             r->section == SEC_IP ? FS_FRAME_LINK_RAW : FS_FRAME_LINK_ETHERNET,
+                             &fr);
+        fs_frame_to_flow(&fr, f);
+    }
     if (g->has_params) {
-        if (HAVE(r, RP_SYS_INIT) && r->v[RP_SYS_INIT])
+        if (param_set(r, RP_SYS_INIT))
             dom->sys_init_ms = r->v[RP_SYS_INIT];
         record_rate = params_rate(r);
     }
@@ -931,7 +787,7 @@ static void data_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
     fs_ctx_commit(c);
 }
 
-int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_msg *m,
+int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
                       const struct fs_tpl *t, const uint8_t *p, size_t len)
 {
     const struct fs_rec_prog *g = t->prog;
@@ -951,7 +807,7 @@ int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_msg *m,
 
         r.have = 0;
         r.frame_len = 0;
-        r.alt.src_addr.af = r.alt.dst_addr.af = 0;
+        r.nalt = 0;
         used = rec_run(g, p + off, len - off, f, &r);
         if (used == 0)
             break;
@@ -970,7 +826,10 @@ int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_msg *m,
     return n;
 }
 
-int fs_rec_data_set(struct fs_decode_ctx *c, const struct fs_msg *m, uint16_t tpl_id,
+/* A data set (body without the 4-byte set header) with template `tpl_id`,
+ * decoded or held until the template arrives. Returns the number of records
+ * decoded, or -1 after counting the damage. */
+static int data_set(struct fs_decode_ctx *c, const struct fs_export_hdr *m, uint16_t tpl_id,
                     const uint8_t *p, size_t len, bool *waited)
 {
     const struct fs_tpl *t = fs_tpl_find(c->exp->templates, m->domain, m->version, tpl_id);
@@ -983,9 +842,11 @@ int fs_rec_data_set(struct fs_decode_ctx *c, const struct fs_msg *m, uint16_t tp
     return fs_pending_hold(c, m, tpl_id, p, len);
 }
 
-int fs_rec_next_set(struct fs_decode_ctx *c, const struct fs_msg *m, const uint8_t *p,
-                    size_t len, size_t *off, uint16_t *id, const uint8_t **body,
-                    size_t *blen)
+/* Reads the set at `*off` of `p[0..len)`. Returns 1 with the set id and
+ * body, 0 at the end (fewer than 4 bytes left: `*off` stays on them), or -1
+ * after counting FS_ERR_SET_LENGTH. */
+static int next_set(struct fs_decode_ctx *c, const struct fs_export_hdr *m, const uint8_t *p,
+                    size_t len, size_t *off, uint16_t *id, const uint8_t **body, size_t *blen)
 {
     size_t rest = len - *off, slen;
 
@@ -1005,6 +866,55 @@ int fs_rec_next_set(struct fs_decode_ctx *c, const struct fs_msg *m, const uint8
     *blen = slen - 4;
     *off += slen;
     return 1;
+}
+
+static bool is_template_set(uint16_t version, uint16_t id)
+{
+    return version == 9 ? id <= 1 : id == 2 || id == 3;
+}
+
+int fs_rec_decode_sets(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
+                       const uint8_t *p, size_t len, size_t off, fs_rec_tpl_fn templates,
+                       struct fs_rec_sets *out)
+{
+    bool learned = false;
+    const uint8_t *body = NULL;
+    uint16_t id = 0;
+    size_t blen = 0;
+    int rc = 0, r;
+
+    *out = (struct fs_rec_sets){ 0 };
+    while ((r = next_set(c, m, p, len, &off, &id, &body, &blen)) > 0) {
+        if (is_template_set(m->version, id)) {
+            bool now = false;
+
+            r = templates(c, m, id, body, blen, &now);
+            /* Held options records first: the sampling they announce
+             * applies to the data sets later in this message. */
+            if (now && fs_pending_release_options(c) < 0)
+                r = -1;
+            learned |= now;
+        } else if (id < 256) {
+            r = fs_ctx_error(c, FS_ERR_BAD_SET_ID, "v%u domain %u: reserved set id %u",
+                             m->version, m->domain, id);
+        } else {
+            r = data_set(c, m, id, body, blen, &out->waited);
+            if (r > 0)
+                out->records += (uint32_t)r;
+            else if (r < 0)
+                out->damaged = true;
+        }
+        if (r < 0)
+            rc = -1;
+    }
+    if (r < 0) {
+        out->damaged = true;
+        rc = -1;
+    }
+    out->off = off;
+    if (learned && fs_pending_release(c) < 0)
+        rc = -1;
+    return rc;
 }
 
 bool fs_rec_is_padding(const uint8_t *p, size_t n)

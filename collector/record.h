@@ -59,7 +59,7 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
 
 /* The header context a data set is decoded in. Kept with sets that wait for
  * their template, so that they decode later exactly as they would have. */
-struct fs_msg {
+struct fs_export_hdr {
     uint16_t version;
     uint32_t domain;
     uint32_t export_secs;
@@ -67,25 +67,35 @@ struct fs_msg {
     uint64_t now_ms;     /* receive time */
 };
 
-/* Walks the sets of a message: reads the set at `*off` of `p[0..len)`.
- * Returns 1 with the set id and body, 0 at the end (fewer than 4 bytes
- * left: `*off` stays on them), or -1 after counting FS_ERR_SET_LENGTH. */
-int fs_rec_next_set(struct fs_decode_ctx *c, const struct fs_msg *m, const uint8_t *p,
-                    size_t len, size_t *off, uint16_t *id, const uint8_t **body,
-                    size_t *blen);
-
 /* True when the `n` bytes at `p` are all zero: set padding. */
 bool fs_rec_is_padding(const uint8_t *p, size_t n);
 
-/* Decodes one data set (body without the 4-byte set header) with template
- * `tpl_id`, or holds it until the template arrives. Returns the number of
- * records decoded, or -1 after counting the damage. `*waited` is set when
- * the set was held. */
-int fs_rec_data_set(struct fs_decode_ctx *c, const struct fs_msg *m, uint16_t tpl_id,
-                    const uint8_t *p, size_t len, bool *waited);
+/* Learns the templates of one template or options template set (body
+ * without the 4-byte set header), setting `*learned` when one is new or
+ * changed. Returns 0, or -1 after counting the damage. */
+typedef int (*fs_rec_tpl_fn)(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
+                             uint16_t set_id, const uint8_t *p, size_t len, bool *learned);
 
-/* Decodes the records of one set whose template is known. Same return. */
-int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_msg *m,
+/* What the sets of one message came to. */
+struct fs_rec_sets {
+    size_t off;       /* where the walk stopped: fewer than 4 bytes left, or damage */
+    uint32_t records; /* data records decoded */
+    bool waited;      /* a data set was held for its template */
+    bool damaged;     /* a set, or a record of a data set, could not be decoded */
+};
+
+/* Decodes the sets of message `p[0..len)` from offset `off` (past the
+ * header): template sets (v9 0 and 1, IPFIX 2 and 3) through `templates`,
+ * data sets with their template or held until it comes; then releases what
+ * the new templates can decode. Returns 0, or -1 when anything was counted
+ * as an error. */
+int fs_rec_decode_sets(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
+                       const uint8_t *p, size_t len, size_t off, fs_rec_tpl_fn templates,
+                       struct fs_rec_sets *out);
+
+/* Decodes the records of one set whose template is known. Returns the
+ * number of records decoded, or -1 after counting the damage. */
+int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
                       const struct fs_tpl *t, const uint8_t *p, size_t len);
 
 #endif

@@ -8,7 +8,6 @@
  * bytes after the last flowset are taken as padding. The sequence number
  * counts export packets per source id.
  */
-#include "pending.h"
 #include "templates.h"
 
 #define V9_HEADER 20
@@ -20,9 +19,23 @@ static void read_fields(const uint8_t *p, size_t n, struct fs_tpl_field *fields)
         fields[i] = (struct fs_tpl_field){ .id = fs_get16(p), .len = fs_get16(p + 2) };
 }
 
+/* Learns one template whose `def->nfields` fields are at `p`, unless its id
+ * is reserved or it has too many fields. */
+static int v9_learn(struct fs_decode_ctx *c, struct fs_tpl_def *def, const char *kind,
+                    const uint8_t *p, struct fs_tpl_field *fields, bool *learned)
+{
+    if (def->id < 256 || def->nfields > FS_TPL_MAX_FIELDS)
+        return fs_ctx_error(c, FS_ERR_BAD_TEMPLATE, "v9 source id %u: %s %u: %s", def->domain,
+                            kind, def->id,
+                            def->id < 256 ? "reserved template id" : "too many fields");
+    read_fields(p, def->nfields, fields);
+    def->fields = fields;
+    return fs_tpl_learn(c, def, learned);
+}
+
 /* Template flowset (id 0): records of template id, field count, fields. */
-static int v9_templates(struct fs_decode_ctx *c, const struct fs_msg *m, const uint8_t *p,
-                        size_t len, bool *learned)
+static int v9_templates(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
+                        const uint8_t *p, size_t len, bool *learned)
 {
     struct fs_tpl_field fields[FS_TPL_MAX_FIELDS];
     size_t off = 0;
@@ -30,8 +43,7 @@ static int v9_templates(struct fs_decode_ctx *c, const struct fs_msg *m, const u
 
     while (len - off >= 4) {
         uint16_t id = fs_get16(p + off), n = fs_get16(p + off + 2);
-        struct fs_tpl_def def = { .domain = m->domain, .version = 9, .id = id, .nfields = n,
-                                  .fields = fields };
+        struct fs_tpl_def def = { .domain = m->domain, .version = 9, .id = id, .nfields = n };
 
         if (id == 0 && n == 0 && fs_rec_is_padding(p + off, len - off))
             break;
@@ -40,24 +52,17 @@ static int v9_templates(struct fs_decode_ctx *c, const struct fs_msg *m, const u
             return fs_ctx_error(c, FS_ERR_BAD_TEMPLATE,
                                 "v9 source id %u: template %u with %u fields overruns its "
                                 "flowset", m->domain, id, n);
-        if (id < 256 || n > FS_TPL_MAX_FIELDS) {
-            rc = fs_ctx_error(c, FS_ERR_BAD_TEMPLATE, "v9 source id %u: template %u: %s",
-                              m->domain, id, id < 256 ? "reserved template id" : "too many fields");
-            off += (size_t)n * 4;
-            continue;
-        }
-        read_fields(p + off, n, fields);
-        off += (size_t)n * 4;
-        if (fs_tpl_learn(c, &def, learned) < 0)
+        if (v9_learn(c, &def, "template", p + off, fields, learned) < 0)
             rc = -1;
+        off += (size_t)n * 4;
     }
     return rc;
 }
 
 /* Options template flowset (id 1): template id, scope length and options
  * length in bytes, then the scope fields and the option fields. */
-static int v9_options(struct fs_decode_ctx *c, const struct fs_msg *m, const uint8_t *p,
-                      size_t len, bool *learned)
+static int v9_options(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
+                      const uint8_t *p, size_t len, bool *learned)
 {
     struct fs_tpl_field fields[FS_TPL_MAX_FIELDS];
     size_t off = 0;
@@ -67,8 +72,7 @@ static int v9_options(struct fs_decode_ctx *c, const struct fs_msg *m, const uin
         uint16_t id = fs_get16(p + off), slen = fs_get16(p + off + 2), olen = fs_get16(p + off + 4);
         size_t n = ((size_t)slen + olen) / 4;
         struct fs_tpl_def def = { .domain = m->domain, .version = 9, .id = id, .options = true,
-                                  .nscope = (uint16_t)(slen / 4), .nfields = (uint16_t)n,
-                                  .fields = fields };
+                                  .nscope = (uint16_t)(slen / 4), .nfields = (uint16_t)n };
 
         if (id == 0 && fs_rec_is_padding(p + off, len - off))
             break;
@@ -82,68 +86,36 @@ static int v9_options(struct fs_decode_ctx *c, const struct fs_msg *m, const uin
             return fs_ctx_error(c, FS_ERR_BAD_TEMPLATE,
                                 "v9 source id %u: options template %u overruns its flowset",
                                 m->domain, id);
-        if (id < 256 || n > FS_TPL_MAX_FIELDS) {
-            rc = fs_ctx_error(c, FS_ERR_BAD_TEMPLATE,
-                              "v9 source id %u: options template %u: %s", m->domain, id,
-                              id < 256 ? "reserved template id" : "too many fields");
-            off += n * 4;
-            continue;
-        }
-        read_fields(p + off, n, fields);
-        off += n * 4;
-        if (fs_tpl_learn(c, &def, learned) < 0)
+        if (v9_learn(c, &def, "options template", p + off, fields, learned) < 0)
             rc = -1;
+        off += n * 4;
     }
     return rc;
 }
 
+static int v9_template_set(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
+                           uint16_t set_id, const uint8_t *p, size_t len, bool *learned)
+{
+    if (set_id == 0)
+        return v9_templates(c, m, p, len, learned);
+    return v9_options(c, m, p, len, learned);
+}
+
 int fs_v9_decode(struct fs_decode_ctx *c, const uint8_t *p, size_t len)
 {
-    struct fs_msg m;
+    struct fs_export_hdr m;
     struct fs_domain *dom;
-    bool learned = false, waited = false;
-    size_t off = V9_HEADER;
-    int rc = 0, r;
+    struct fs_rec_sets sets;
 
     if (len < V9_HEADER)
         return fs_ctx_error(c, FS_ERR_SHORT_HEADER,
                             "v9: %zu-byte datagram is shorter than the 20-byte header", len);
-    m = (struct fs_msg){ .version = 9, .sys_uptime = fs_get32(p + 4),
-                         .export_secs = fs_get32(p + 8), .domain = fs_get32(p + 16),
-                         .now_ms = c->now_ms };
+    m = (struct fs_export_hdr){ .version = 9, .sys_uptime = fs_get32(p + 4),
+                                .export_secs = fs_get32(p + 8), .domain = fs_get32(p + 16),
+                                .now_ms = c->now_ms };
     dom = fs_ctx_domain(c, m.domain, 9);
     if (dom == NULL)
         return -1;
     fs_seq_update(c, &dom->seq, fs_get32(p + 12), 1, true);
-
-    for (;;) {
-        uint16_t id;
-        const uint8_t *body;
-        size_t blen;
-
-        r = fs_rec_next_set(c, &m, p, len, &off, &id, &body, &blen);
-        if (r <= 0) {
-            if (r < 0)
-                rc = -1;
-            break;
-        }
-        if (id <= 1) {
-            bool now = false;
-
-            r = id == 0 ? v9_templates(c, &m, body, blen, &now)
-                        : v9_options(c, &m, body, blen, &now);
-            if (now && fs_pending_release_options(c) < 0)
-                r = -1;
-            learned |= now;
-        } else if (id < 256)
-            r = fs_ctx_error(c, FS_ERR_BAD_SET_ID, "v9 source id %u: reserved flowset id %u",
-                             m.domain, id);
-        else
-            r = fs_rec_data_set(c, &m, id, body, blen, &waited);
-        if (r < 0)
-            rc = -1;
-    }
-    if (learned && fs_pending_release(c) < 0)
-        rc = -1;
-    return rc;
+    return fs_rec_decode_sets(c, &m, p, len, V9_HEADER, v9_template_set, &sets);
 }

@@ -321,16 +321,57 @@ static uint8_t *put_flow(uint8_t *p, const struct fs_flow *f)
 }
 
 /* ------------------------------------------------------------------ */
+/* What the batch and stats writers share: the buffer and packer, and the
+ * envelope, whose sequence number is written when a message is finished. */
+
+struct writer {
+    struct wbuf w;
+    msgpack_packer pk;
+    size_t header_len; /* envelope and body headers: kept across resets */
+    size_t seq_off;
+    uint64_t seq;
+    bool finished;
+};
+
+/* Writes the envelope of a message with `body_keys` more keys, whose headers
+ * the caller writes next and then calls writer_ready(). */
+static void writer_start(struct writer *wr, enum fs_msg_type type, const char *sender,
+                         unsigned body_keys)
+{
+    msgpack_packer_init(&wr->pk, &wr->w, wb_write);
+    wr->seq_off = write_envelope(&wr->w, &wr->pk, type, sender, body_keys);
+}
+
+/* Returns -1 when the headers did not fit in memory. */
+static int writer_ready(struct writer *wr)
+{
+    wr->header_len = wr->w.len;
+    return wr->w.oom ? -1 : 0;
+}
+
+static void writer_reset(struct writer *wr)
+{
+    wr->w.len = wr->header_len;
+    wr->w.oom = false;
+    wr->finished = false;
+}
+
+/* Stamps the next sequence number and hands the message out. */
+static void writer_finish(struct writer *wr, const void **buf, size_t *len)
+{
+    put_be64(wr->w.data + wr->seq_off, wr->seq++);
+    wr->finished = true;
+    *buf = wr->w.data;
+    *len = wr->w.len;
+}
+
+/* ------------------------------------------------------------------ */
 /* Flow batch writer. */
 
 struct fs_batch {
-    struct wbuf w;
-    msgpack_packer pk;
-    size_t header_len; /* envelope and array header: kept across resets */
-    size_t seq_off, count_off;
+    struct writer wr;
+    size_t count_off;
     size_t count;
-    uint64_t seq;
-    bool finished;
 };
 
 struct fs_batch *fs_batch_new(const char *sender)
@@ -340,15 +381,13 @@ struct fs_batch *fs_batch_new(const char *sender)
     struct fs_batch *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
-    msgpack_packer_init(&b->pk, &b->w, wb_write);
-    b->seq_off = write_envelope(&b->w, &b->pk, FS_MSG_FLOWS, sender, 1);
-    pack_cstr(&b->pk, "flows");
-    b->count_off = wb_placeholder(&b->w, 0xdd, 4);
-    if (b->w.oom) {
+    writer_start(&b->wr, FS_MSG_FLOWS, sender, 1);
+    pack_cstr(&b->wr.pk, "flows");
+    b->count_off = wb_placeholder(&b->wr.w, 0xdd, 4);
+    if (writer_ready(&b->wr) < 0) {
         fs_batch_free(b);
         return NULL;
     }
-    b->header_len = b->w.len;
     return b;
 }
 
@@ -356,19 +395,21 @@ void fs_batch_free(struct fs_batch *b)
 {
     if (!b)
         return;
-    free(b->w.data);
+    free(b->wr.w.data);
     free(b);
 }
 
 int fs_batch_add(struct fs_batch *b, const struct fs_flow *f)
 {
-    if (b->finished || b->count >= FS_BATCH_MAX_FLOWS)
+    struct wbuf *w = &b->wr.w;
+
+    if (b->wr.finished || b->count >= FS_BATCH_MAX_FLOWS)
         return -1;
-    if (wb_reserve(&b->w, FLOW_ENC_MAX) != 0) {
-        b->w.oom = false; /* the batch so far is intact: let the caller flush */
+    if (wb_reserve(w, FLOW_ENC_MAX) != 0) {
+        w->oom = false; /* the batch so far is intact: let the caller flush */
         return -1;
     }
-    b->w.len = (size_t)(put_flow(b->w.data + b->w.len, f) - b->w.data);
+    w->len = (size_t)(put_flow(w->data + w->len, f) - w->data);
     b->count++;
     return 0;
 }
@@ -380,45 +421,38 @@ size_t fs_batch_count(const struct fs_batch *b)
 
 size_t fs_batch_size(const struct fs_batch *b)
 {
-    return b->w.len;
+    return b->wr.w.len;
 }
 
 int fs_batch_finish(struct fs_batch *b, const void **buf, size_t *len)
 {
-    if (b->finished)
+    if (b->wr.finished)
         return -1;
-    put_be64(b->w.data + b->seq_off, b->seq++);
-    put_be32(b->w.data + b->count_off, (uint32_t)b->count);
-    b->finished = true;
-    *buf = b->w.data;
-    *len = b->w.len;
+    put_be32(b->wr.w.data + b->count_off, (uint32_t)b->count);
+    writer_finish(&b->wr, buf, len);
     return 0;
 }
 
 void fs_batch_reset(struct fs_batch *b)
 {
-    b->w.len = b->header_len;
+    writer_reset(&b->wr);
     b->count = 0;
-    b->finished = false;
 }
 
 uint64_t fs_batch_next_seq(const struct fs_batch *b)
 {
-    return b->seq;
+    return b->wr.seq;
 }
 
 /* ------------------------------------------------------------------ */
 /* Stats builder. */
 
 struct fs_stats {
-    struct wbuf w;
-    msgpack_packer pk;
-    size_t header_len;
-    size_t seq_off, ts_off, groups_off;
+    struct writer wr;
+    size_t ts_off, groups_off;
     size_t counters_off; /* of the open group; 0 when none */
     uint32_t ngroups, ncounters;
-    uint64_t seq, ts_ms;
-    bool finished;
+    uint64_t ts_ms;
 };
 
 struct fs_stats *fs_stats_new(const char *sender)
@@ -428,17 +462,15 @@ struct fs_stats *fs_stats_new(const char *sender)
     struct fs_stats *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    msgpack_packer_init(&s->pk, &s->w, wb_write);
-    s->seq_off = write_envelope(&s->w, &s->pk, FS_MSG_STATS, sender, 2);
-    pack_cstr(&s->pk, "ts_ms");
-    s->ts_off = wb_placeholder(&s->w, 0xcf, 8);
-    pack_cstr(&s->pk, "groups");
-    s->groups_off = wb_placeholder(&s->w, 0xdd, 4);
-    if (s->w.oom) {
+    writer_start(&s->wr, FS_MSG_STATS, sender, 2);
+    pack_cstr(&s->wr.pk, "ts_ms");
+    s->ts_off = wb_placeholder(&s->wr.w, 0xcf, 8);
+    pack_cstr(&s->wr.pk, "groups");
+    s->groups_off = wb_placeholder(&s->wr.w, 0xdd, 4);
+    if (writer_ready(&s->wr) < 0) {
         fs_stats_free(s);
         return NULL;
     }
-    s->header_len = s->w.len;
     return s;
 }
 
@@ -446,64 +478,65 @@ void fs_stats_free(struct fs_stats *s)
 {
     if (!s)
         return;
-    free(s->w.data);
+    free(s->wr.w.data);
     free(s);
 }
 
 void fs_stats_reset(struct fs_stats *s, uint64_t ts_ms)
 {
-    s->w.len = s->header_len;
-    s->w.oom = false;
+    writer_reset(&s->wr);
     s->ts_ms = ts_ms;
     s->ngroups = 0;
     s->ncounters = 0;
     s->counters_off = 0;
-    s->finished = false;
 }
 
 /* Writes the open group's counter count into its placeholder. */
 static void stats_close_group(struct fs_stats *s)
 {
     if (s->counters_off)
-        put_be32(s->w.data + s->counters_off, s->ncounters);
+        put_be32(s->wr.w.data + s->counters_off, s->ncounters);
+}
+
+/* Whether the message can still take more: not finished, memory left. */
+static bool stats_open(const struct fs_stats *s)
+{
+    return !s->wr.finished && !s->wr.w.oom;
 }
 
 int fs_stats_group(struct fs_stats *s, const char *name)
 {
-    if (s->finished || s->w.oom)
+    if (!stats_open(s))
         return -1;
     stats_close_group(s);
-    msgpack_pack_map(&s->pk, 2);
-    pack_cstr(&s->pk, "name");
-    pack_cstr(&s->pk, name);
-    pack_cstr(&s->pk, "counters");
-    s->counters_off = wb_placeholder(&s->w, 0xdf, 4);
+    msgpack_pack_map(&s->wr.pk, 2);
+    pack_cstr(&s->wr.pk, "name");
+    pack_cstr(&s->wr.pk, name);
+    pack_cstr(&s->wr.pk, "counters");
+    s->counters_off = wb_placeholder(&s->wr.w, 0xdf, 4);
     s->ncounters = 0;
     s->ngroups++;
-    return s->w.oom ? -1 : 0;
+    return s->wr.w.oom ? -1 : 0;
 }
 
 int fs_stats_add(struct fs_stats *s, const char *counter, uint64_t value)
 {
-    if (s->finished || s->w.oom || !s->counters_off)
+    if (!stats_open(s) || !s->counters_off)
         return -1;
-    pack_cstr(&s->pk, counter);
-    msgpack_pack_uint64(&s->pk, value);
+    pack_cstr(&s->wr.pk, counter);
+    msgpack_pack_uint64(&s->wr.pk, value);
     s->ncounters++;
-    return s->w.oom ? -1 : 0;
+    return s->wr.w.oom ? -1 : 0;
 }
 
 int fs_stats_finish(struct fs_stats *s, const void **buf, size_t *len)
 {
-    if (s->finished || s->w.oom)
+    if (!stats_open(s))
         return -1;
     stats_close_group(s);
-    put_be64(s->w.data + s->seq_off, s->seq++);
-    put_be64(s->w.data + s->ts_off, s->ts_ms);
-    put_be32(s->w.data + s->groups_off, s->ngroups);
-    s->finished = true;
-    *buf = s->w.data;
-    *len = s->w.len;
+    put_be64(s->wr.w.data + s->ts_off, s->ts_ms);
+    put_be32(s->wr.w.data + s->groups_off, s->ngroups);
+    writer_finish(&s->wr, buf, len);
     return 0;
 }
 

@@ -26,8 +26,8 @@
 #include "proc.h"
 
 #define COLLECTOR FS_BINARY_DIR "/flowsentry-collector"
-#define NFV5 FS_SHARED_FIXTURES "/akvorado/netflow/nfv5.pcap"
-#define IPFIX FS_SHARED_FIXTURES "/pmacct/100-IPFIXv10-CISCO/traffic-00.pcap"
+#define NFV5 FS_CAPTURES "/akvorado/netflow/nfv5.pcap"
+#define IPFIX FS_CAPTURES "/pmacct/100-IPFIXv10-CISCO/traffic-00.pcap"
 
 static char dir[64];
 static pid_t child = -1;
@@ -151,15 +151,22 @@ static void expect(struct fs_decoder *d, const char *exporter, const uint8_t *bu
     cr_assert_geq(fs_decode(d, &ip, now_ms, buf, len, expect_sink, l), 0);
 }
 
-static void start(char *const extra[])
+/* The collector's argv: its path, then the NULL-terminated `extra`. */
+static void collector_argv(char *argv[64], char *const extra[])
 {
-    char *argv[64];
     size_t n = 0;
 
     argv[n++] = COLLECTOR;
     while (*extra != NULL && n < 63)
         argv[n++] = *extra++;
     argv[n] = NULL;
+}
+
+static void start(char *const extra[])
+{
+    char *argv[64];
+
+    collector_argv(argv, extra);
     child = fs_proc_spawn(argv, NULL, &child_err);
     cr_assert_gt(child, 0);
 }
@@ -413,12 +420,8 @@ Test(e2e_collector, allowlist_drops_strangers)
 static void run(char *const extra[], struct fs_proc_output *o)
 {
     char *argv[64];
-    size_t n = 0;
 
-    argv[n++] = COLLECTOR;
-    while (*extra != NULL && n < 63)
-        argv[n++] = *extra++;
-    argv[n] = NULL;
+    collector_argv(argv, extra);
     cr_assert_eq(fs_proc_run(argv, 30000, o), 0, "did not finish");
 }
 

@@ -24,6 +24,7 @@
 struct decoded {
     struct fs_flow *flows;
     size_t n, cap;
+    struct fs_counters totals; /* the decoder's, after the last datagram */
 };
 
 static void keep_flows(void *arg, const struct fs_flow *flows, size_t n)
@@ -66,6 +67,7 @@ static struct decoded decode_group(const struct fx_group *g, struct fs_decoder *
                  (unsigned long long)t->datagrams, g->n);
     cr_expect_eq(t->flows, out.n, "%s: %llu flows counted, %zu delivered", g->name,
                  (unsigned long long)t->flows, out.n);
+    out.totals = *t;
     return out;
 }
 
@@ -159,7 +161,7 @@ static void check_group(const char *name)
     struct decoded got = decode_fresh(g);
     char path[512];
     json_t *want;
-    size_t i, mismatches = 0, n;
+    size_t i, mismatches = 0, n, unknown = 0;
     char first[512] = "";
 
     snprintf(path, sizeof(path), "%s/%s.jsonl", FX_EXPECTED_DIR, name);
@@ -201,6 +203,11 @@ static void check_group(const char *name)
     }
     cr_expect_eq(got.n, json_array_size(want), "%s.jsonl: expected %zu flows, got %zu", name,
                  json_array_size(want), got.n);
+    for (i = 0; i < json_array_size(want); i++)
+        unknown += json_is_true(json_object_get(json_array_get(want, i), "sampling_unknown"));
+    cr_expect_eq(got.totals.sampling_unknown, unknown,
+                 "%s: sampling_unknown counter %llu, expected flows without a rate %zu", name,
+                 (unsigned long long)got.totals.sampling_unknown, unknown);
     cr_expect_eq(mismatches, 0, "%zu field mismatches; first: %s", mismatches, first);
     json_decref(want);
     free(got.flows);
@@ -486,14 +493,14 @@ static void check_pmacct(const struct pmacct_case *pc)
 
     cr_assert_not_null(d);
     for (i = 0; i < 3 && pc->ymls[i]; i++) {
-        snprintf(path, sizeof(path), "%s/pmacct/%s/%s", FS_SHARED_FIXTURES, pc->dir, pc->ymls[i]);
+        snprintf(path, sizeof(path), "%s/pmacct/%s/%s", FS_CAPTURES, pc->dir, pc->ymls[i]);
         peer_map_add(&m, path);
     }
     if (pc->rate)
         for (i = 0; i < m.n; i++)
             cr_assert_eq(fs_decoder_set_sampling(d, &m.from[i], pc->rate, true), 0);
     got = decode_group(g, d);
-    snprintf(path, sizeof(path), "%s/pmacct/%s/%s", FS_SHARED_FIXTURES, pc->dir, pc->output);
+    snprintf(path, sizeof(path), "%s/pmacct/%s/%s", FS_CAPTURES, pc->dir, pc->output);
     theirs = load_jsonl(path);
     cr_assert_gt(json_array_size(theirs), 0);
     /* Times are part of nfacctd's key when its lines carry them. */

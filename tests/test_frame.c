@@ -673,6 +673,36 @@ Test(frame, raw_ip_link_types)
     cr_assert_eq(fs_frame_parse(w->b, w->len, (enum fs_frame_link)99, &fr), FS_FRAME_NOT_IP);
 }
 
+/* BSD loopback (DLT_NULL in the writer's byte order, DLT_LOOP in network
+ * order): a 4-byte address family, AF_INET 2, AF_INET6 10, 24, 28 or 30. */
+Test(frame, bsd_loopback_link)
+{
+    struct fs_frame fr;
+
+    tw_u32(w, 0x02000000); /* AF_INET, written little-endian */
+    put_ipv4(0, 28, 1, 0, 64, 17, "192.0.2.1", "192.0.2.2");
+    put_udp(1, 2, 8);
+    cr_assert_eq(parse(FS_FRAME_LINK_NULL, &fr), FS_FRAME_OK);
+    cr_assert_eq(fr.l3_off, 4);
+    assert_ips(&fr, "192.0.2.1", "192.0.2.2");
+    assert_ports(&fr, 1, 2);
+    cr_assert_eq(fr.payload_off, 4 + 28);
+
+    w->len = 0;
+    tw_u32(w, 30); /* AF_INET6 on Darwin, network order */
+    put_ipv6(0, 0, 8, 17, 64, "2001:db8::1", "2001:db8::2");
+    put_udp(3, 4, 8);
+    cr_assert_eq(parse(FS_FRAME_LINK_NULL, &fr), FS_FRAME_OK);
+    assert_ips(&fr, "2001:db8::1", "2001:db8::2");
+    assert_ports(&fr, 3, 4);
+
+    w->b[3] = 7; /* another family: no IP */
+    cr_assert_eq(parse(FS_FRAME_LINK_NULL, &fr), FS_FRAME_NOT_IP);
+    w->b[3] = 2; /* says IPv4, holds IPv6 */
+    cr_assert_eq(parse(FS_FRAME_LINK_NULL, &fr), FS_FRAME_MALFORMED);
+    cr_assert_eq(parse_n(w->b, 3, FS_FRAME_LINK_NULL, &fr), FS_FRAME_TRUNCATED);
+}
+
 Test(frame, mpls_label_stack_link)
 {
     struct fs_frame fr;
@@ -853,7 +883,7 @@ Test(frame, random_and_mutated_bytes)
 
     for (int i = 0; i < 100000; i++) {
         size_t n = xorshift() % sizeof(buf);
-        enum fs_frame_link link = (enum fs_frame_link)(xorshift() % 7);
+        enum fs_frame_link link = (enum fs_frame_link)(xorshift() % (FS_FRAME_LINK_NULL + 1));
 
         for (size_t k = 0; k < n; k++)
             buf[k] = (uint8_t)xorshift();
@@ -952,7 +982,7 @@ Test(frame, result_names)
 
 /* ---- real frame sections (IPFIX dataLinkFrameSection, IE 315) ---- */
 
-#define CAPTURES FS_SOURCE_DIR "/tests/fixtures/captures/akvorado/"
+#define CAPTURES FS_CAPTURES "/akvorado/netflow/"
 #define MAX_FIELDS 16
 #define MAX_SECTIONS 16
 

@@ -1,12 +1,11 @@
 /*
  * test_ipfix.c - IPFIX decoding (RFC 7011/7012): every time form, reduced-size
  * and variable-length fields, enterprise fields, RFC 5103 reverse elements,
- * PSAMP sampling parameters in options records, sequence numbers, padding and
- * malformed messages.
+ * PSAMP sampling parameters in options records, packet sections, sequence
+ * numbers, padding and malformed messages.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "tplwire.h"
@@ -16,47 +15,19 @@
 #define NTP_OFFSET UINT64_C(2208988800) /* 1900 to 1970 in seconds (RFC 5905) */
 #define PEN_REVERSE 29305u              /* RFC 5103 */
 
-static struct fs_decoder *dec;
-static struct tw_buf *w;
-static struct tw_sink *sink;
+TW_SUITE(ipfix);
 
-static void setup(void)
+/* Starts a message of domain 1 and opens its template set. */
+static void template_set(void)
 {
-    struct fs_decoder_config cfg = { 0 };
-
-    dec = fs_decoder_new(&cfg);
-    w = calloc(1, sizeof(*w));
-    sink = calloc(1, sizeof(*sink));
-    cr_assert(dec && w && sink);
+    tw_ipfix(w, SECS, 0, 1);
+    tw_set(w, 2);
 }
-
-static void teardown(void)
-{
-    fs_decoder_free(dec);
-    free(w);
-    free(sink);
-}
-
-TestSuite(ipfix, .init = setup, .fini = teardown);
 
 static int decode(void)
 {
     return tw_decode(dec, w, NOW_MS, sink);
 }
-
-/* A template record of (id, length) IANA fields in the open template set. */
-static void tpl(uint16_t id, size_t n, const uint16_t (*f)[2])
-{
-    tw_u16(w, id);
-    tw_u16(w, (uint16_t)n);
-    for (size_t i = 0; i < n; i++)
-        tw_field(w, f[i][0], f[i][1]);
-}
-#define TPL(id, ...)                                                       \
-    do {                                                                   \
-        static const uint16_t f_[][2] = { __VA_ARGS__ };                   \
-        tpl((id), sizeof(f_) / sizeof(f_[0]), f_);                         \
-    } while (0)
 
 Test(ipfix, ipv4_flow_with_millisecond_times)
 {
@@ -64,8 +35,8 @@ Test(ipfix, ipv4_flow_with_millisecond_times)
 
     tw_ipfix(w, SECS, 0, 42);
     tw_set(w, 2);
-    TPL(256, { 8, 4 }, { 12, 4 }, { 7, 2 }, { 11, 2 }, { 4, 1 }, { 6, 2 }, { 1, 8 },
-        { 2, 4 }, { 152, 8 }, { 153, 8 }, { 10, 4 }, { 14, 4 }, { 17, 2 });
+    TW_TPL(w, 256, { 8, 4 }, { 12, 4 }, { 7, 2 }, { 11, 2 }, { 4, 1 }, { 6, 2 }, { 1, 8 },
+           { 2, 4 }, { 152, 8 }, { 153, 8 }, { 10, 4 }, { 14, 4 }, { 17, 2 });
     tw_set(w, 256);
     tw_ip(w, "192.0.2.10");
     tw_ip(w, "203.0.113.20");
@@ -107,11 +78,10 @@ Test(ipfix, ipv6_flow_with_nat_and_icmp)
 {
     char a[FS_IP_STRLEN];
 
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(256, { 27, 16 }, { 28, 16 }, { 281, 16 }, { 282, 16 }, { 139, 2 }, { 62, 16 },
-        { 29, 1 }, { 30, 1 });
-    TPL(257, { 27, 16 }, { 28, 16 }, { 178, 1 }, { 179, 1 });
+    template_set();
+    TW_TPL(w, 256, { 27, 16 }, { 28, 16 }, { 281, 16 }, { 282, 16 }, { 139, 2 }, { 62, 16 },
+           { 29, 1 }, { 30, 1 });
+    TW_TPL(w, 257, { 27, 16 }, { 28, 16 }, { 178, 1 }, { 179, 1 });
     tw_set(w, 256);
     tw_ip(w, "2001:db8::10");
     tw_ip(w, "2001:db8::20");
@@ -151,15 +121,22 @@ static const struct fs_flow *one_record(void)
     return &sink->flows[sink->n - 1];
 }
 
+/* A record of two 4-byte time fields: `start_ie` = `start`, `end_ie` = `end`. */
+static const struct fs_flow *times_record(uint16_t start_ie, uint32_t start, uint16_t end_ie,
+                                          uint32_t end)
+{
+    template_set();
+    TW_TPL(w, 300, { start_ie, 4 }, { end_ie, 4 });
+    tw_set(w, 300);
+    tw_u32(w, start);
+    tw_u32(w, end);
+    return one_record();
+}
+
 Test(ipfix, times_in_seconds)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(300, { 150, 4 }, { 151, 4 });
-    tw_set(w, 300);
-    tw_u32(w, SECS - 10);
-    tw_u32(w, SECS - 5);
-    const struct fs_flow *f = one_record();
+    const struct fs_flow *f = times_record(150, SECS - 10, 151, SECS - 5);
+
     cr_expect_eq(f->start_ms, NOW_MS - 10000);
     cr_expect_eq(f->end_ms, NOW_MS - 5000);
 }
@@ -168,10 +145,9 @@ Test(ipfix, times_in_seconds)
  * since 1900 and a 32-bit binary fraction (RFC 7011 section 6.1.9/6.1.10). */
 Test(ipfix, times_in_microseconds_and_nanoseconds)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(300, { 154, 8 }, { 155, 8 });
-    TPL(301, { 156, 8 }, { 157, 8 });
+    template_set();
+    TW_TPL(w, 300, { 154, 8 }, { 155, 8 });
+    TW_TPL(w, 301, { 156, 8 }, { 157, 8 });
     tw_set(w, 300);
     tw_u32(w, (uint32_t)(SECS - 10 + NTP_OFFSET));
     tw_u32(w, 0x80000000u); /* .5 s */
@@ -193,13 +169,8 @@ Test(ipfix, times_in_microseconds_and_nanoseconds)
 /* flowStart/EndDeltaMicroseconds: microseconds before the export time. */
 Test(ipfix, times_as_delta_microseconds)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(300, { 158, 4 }, { 159, 4 });
-    tw_set(w, 300);
-    tw_u32(w, 10000000);
-    tw_u32(w, 250000);
-    const struct fs_flow *f = one_record();
+    const struct fs_flow *f = times_record(158, 10000000, 159, 250000);
+
     cr_expect_eq(f->start_ms, NOW_MS - 10000);
     cr_expect_eq(f->end_ms, NOW_MS - 250);
 }
@@ -212,16 +183,12 @@ Test(ipfix, uptime_times_with_system_init_from_options)
 
     tw_ipfix(w, SECS, 0, 9);
     tw_set(w, 3);
-    tw_u16(w, 400);
-    tw_u16(w, 2);
-    tw_u16(w, 1);
-    tw_field(w, 149, 4);
-    tw_field(w, 160, 8);
+    TW_OPTIONS(w, 400, 1, { 149, 4 }, { 160, 8 });
     tw_set(w, 400);
     tw_u32(w, 9);
     tw_u64(w, init);
     tw_set(w, 2);
-    TPL(300, { 22, 4 }, { 21, 4 });
+    TW_TPL(w, 300, { 22, 4 }, { 21, 4 });
     tw_set(w, 300);
     tw_u32(w, 86400000 - 30000);
     tw_u32(w, 86400000 - 1000);
@@ -235,9 +202,8 @@ Test(ipfix, uptime_times_with_system_init_in_the_record)
 {
     const uint64_t init = NOW_MS - 3600000;
 
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(300, { 160, 8 }, { 22, 4 }, { 21, 4 });
+    template_set();
+    TW_TPL(w, 300, { 160, 8 }, { 22, 4 }, { 21, 4 });
     tw_set(w, 300);
     tw_u64(w, init);
     tw_u32(w, 3600000 - 20000);
@@ -251,13 +217,8 @@ Test(ipfix, uptime_times_with_system_init_in_the_record)
  * and the start keeps the flow's duration. */
 Test(ipfix, uptime_times_without_system_init)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(300, { 22, 4 }, { 21, 4 });
-    tw_set(w, 300);
-    tw_u32(w, 1000);
-    tw_u32(w, 4000);
-    const struct fs_flow *f = one_record();
+    const struct fs_flow *f = times_record(22, 1000, 21, 4000);
+
     cr_expect_eq(f->end_ms, NOW_MS);
     cr_expect_eq(f->start_ms, NOW_MS - 3000);
 }
@@ -265,10 +226,9 @@ Test(ipfix, uptime_times_without_system_init)
 /* flowDurationMilliseconds / Microseconds give the start from the end. */
 Test(ipfix, start_from_duration)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(300, { 153, 8 }, { 161, 4 });
-    TPL(301, { 151, 4 }, { 162, 4 });
+    template_set();
+    TW_TPL(w, 300, { 153, 8 }, { 161, 4 });
+    TW_TPL(w, 301, { 151, 4 }, { 162, 4 });
     tw_set(w, 300);
     tw_u64(w, NOW_MS - 100);
     tw_u32(w, 3000);
@@ -290,11 +250,10 @@ Test(ipfix, template_with_both_address_families)
 {
     char a[FS_IP_STRLEN];
 
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(256, { 8, 4 }, { 12, 4 }, { 27, 16 }, { 28, 16 }, { 15, 4 }, { 62, 16 }, { 9, 1 },
-        { 29, 1 }, { 32, 2 }, { 139, 2 });
-    TPL(257, { 60, 1 }, { 8, 4 }, { 27, 16 });
+    template_set();
+    TW_TPL(w, 256, { 8, 4 }, { 12, 4 }, { 27, 16 }, { 28, 16 }, { 15, 4 }, { 62, 16 },
+           { 9, 1 }, { 29, 1 }, { 32, 2 }, { 139, 2 });
+    TW_TPL(w, 257, { 60, 1 }, { 8, 4 }, { 27, 16 });
     tw_set(w, 256);
     tw_ip(w, "192.0.2.1"); tw_ip(w, "192.0.2.2"); tw_ip(w, "::"); tw_ip(w, "::");
     tw_ip(w, "192.0.2.254"); tw_ip(w, "::"); tw_u8(w, 24); tw_u8(w, 0);
@@ -325,9 +284,8 @@ Test(ipfix, template_with_both_address_families)
  * non-zero entry. */
 Test(ipfix, mpls_stack_without_bottom_of_stack)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(256, { 70, 3 }, { 71, 3 }, { 72, 3 }, { 73, 3 });
+    template_set();
+    TW_TPL(w, 256, { 70, 3 }, { 71, 3 }, { 72, 3 }, { 73, 3 });
     tw_set(w, 256);
     tw_u24(w, 100u << 4); tw_u24(w, 0); tw_u24(w, 300u << 4); tw_u24(w, 0);
     tw_u24(w, 100u << 4 | 1); tw_u24(w, 200u << 4); tw_u24(w, 0); tw_u24(w, 0);
@@ -368,10 +326,9 @@ Test(ipfix, data_link_frame_section)
     char a[FS_IP_STRLEN];
     size_t at;
 
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(256, { 61, 1 }, { 315, 65535 });
-    TPL(257, { 8, 4 }, { 315, 40 });
+    template_set();
+    TW_TPL(w, 256, { 61, 1 }, { 315, 65535 });
+    TW_TPL(w, 257, { 8, 4 }, { 315, 40 });
     tw_set(w, 256);
     /* Ethernet, VLAN 42, IPv4, TCP; ingress. */
     tw_u8(w, 0);
@@ -443,11 +400,120 @@ Test(ipfix, data_link_frame_section)
     cr_expect(!FS_FLOW_HAS(f, FS_F_TCP_FLAGS));
 }
 
+/* A variable-length field of less than 255 bytes: opens it, and writes
+ * its length once the caller has written its bytes. */
+static size_t varlen_open(void)
+{
+    tw_u8(w, 0);
+    return w->len;
+}
+
+static void varlen_close(size_t at)
+{
+    w->b[at - 1] = (uint8_t)(w->len - at);
+}
+
+/* RFC 8200: an IPv6 header then a Fragment header for a later fragment
+ * (offset 185) of a UDP datagram, whose first payload bytes look like
+ * ports but are not a UDP header. */
+static void section_ipv6_later_fragment(void)
+{
+    tw_u32(w, 6u << 28); tw_u16(w, 16); tw_u8(w, 44); tw_u8(w, 64);
+    tw_ip(w, "2001:db8::7"); tw_ip(w, "2001:db8::8");
+    tw_u8(w, 17); tw_u8(w, 0); tw_u16(w, 185 << 3); tw_u32(w, 0x1234);
+    tw_u16(w, 5353); tw_u16(w, 53); tw_u32(w, 0);
+}
+
+/* layer2packetSectionData (104) is read as Ethernet and ipHeaderPacketSection
+ * (313) as an IP header, like dataLinkFrameSection, but only from the
+ * packet's first byte: a non-zero layer2packetSectionOffset (102) or
+ * sectionOffset (409) leaves the section unread. A record with a frame and
+ * an IP header section takes the frame. */
+Test(ipfix, other_packet_sections)
+{
+    char a[FS_IP_STRLEN];
+    size_t at;
+
+    template_set();
+    TW_TPL(w, 256, { 102, 2 }, { 104, 65535 });
+    TW_TPL(w, 257, { 409, 2 }, { 313, 65535 });
+    TW_TPL(w, 258, { 313, 28 }, { 315, 65535 });
+    tw_set(w, 256);
+    for (uint16_t offset = 0; offset <= 14; offset += 14) {
+        tw_u16(w, offset);
+        at = varlen_open();
+        frame_eth("02:00:00:00:00:02", "02:00:00:00:00:01");
+        tw_u16(w, 0x0800);
+        frame_ipv4_tcp();
+        varlen_close(at);
+    }
+    tw_set(w, 257);
+    tw_u16(w, 0);
+    at = varlen_open();
+    section_ipv6_later_fragment();
+    varlen_close(at);
+    /* A hop-by-hop options header cut off after 4 of its 8 bytes. */
+    tw_u16(w, 0);
+    at = varlen_open();
+    tw_u32(w, 6u << 28); tw_u16(w, 8); tw_u8(w, 0); tw_u8(w, 64);
+    tw_ip(w, "2001:db8::9"); tw_ip(w, "2001:db8::a");
+    tw_u8(w, 17); tw_u8(w, 0); tw_u16(w, 0x1f40);
+    varlen_close(at);
+    tw_u16(w, 40);
+    at = varlen_open();
+    section_ipv6_later_fragment();
+    varlen_close(at);
+    tw_set(w, 258);
+    /* RFC 768 behind RFC 791: 198.51.100.99:1111 -> 203.0.113.99:2222. */
+    tw_u8(w, 0x45); tw_u8(w, 0); tw_u16(w, 28); tw_u32(w, 0);
+    tw_u8(w, 64); tw_u8(w, 17); tw_u16(w, 0);
+    tw_ip(w, "198.51.100.99"); tw_ip(w, "203.0.113.99");
+    tw_u16(w, 1111); tw_u16(w, 2222); tw_u16(w, 8); tw_u16(w, 0);
+    at = varlen_open();
+    frame_eth("02:00:00:00:00:02", "02:00:00:00:00:01");
+    tw_u16(w, 0x0800);
+    frame_ipv4_tcp();
+    varlen_close(at);
+    tw_end(w);
+    cr_assert_eq(decode(), 6);
+
+    const struct fs_flow *f = &sink->flows[0];
+    cr_expect(FS_FLOW_HAS(f, FS_F_SRC_MAC));
+    cr_expect_eq(f->src_mac[5], 1);
+    cr_expect_str_eq(fs_ip_format(&f->src_addr, a), "192.0.2.5");
+    cr_expect_eq(f->proto, 6);
+    cr_expect_eq(f->dst_port, 80);
+    f = &sink->flows[1];
+    cr_expect(!FS_FLOW_HAS(f, FS_F_SRC_MAC) && !FS_FLOW_HAS(f, FS_F_SRC_ADDR));
+
+    /* A later fragment: the protocol of the fragmented datagram, no ports. */
+    f = &sink->flows[2];
+    cr_expect_eq(f->ip_version, 6);
+    cr_expect_str_eq(fs_ip_format(&f->dst_addr, a), "2001:db8::8");
+    cr_expect(FS_FLOW_HAS(f, FS_F_PROTO));
+    cr_expect_eq(f->proto, 17);
+    cr_expect(!FS_FLOW_HAS(f, FS_F_SRC_PORT) && !FS_FLOW_HAS(f, FS_F_DST_PORT));
+    cr_expect(!FS_FLOW_HAS(f, FS_F_SRC_MAC));
+    /* Cut off in an extension header: the addresses, not what follows. */
+    f = &sink->flows[3];
+    cr_expect_str_eq(fs_ip_format(&f->src_addr, a), "2001:db8::9");
+    cr_expect(!FS_FLOW_HAS(f, FS_F_PROTO));
+    cr_expect(!FS_FLOW_HAS(f, FS_F_SRC_PORT) && !FS_FLOW_HAS(f, FS_F_DST_PORT));
+    f = &sink->flows[4];
+    cr_expect(!FS_FLOW_HAS(f, FS_F_SRC_ADDR) && !FS_FLOW_HAS(f, FS_F_PROTO));
+
+    f = &sink->flows[5];
+    cr_expect_str_eq(fs_ip_format(&f->src_addr, a), "192.0.2.5");
+    cr_expect_eq(f->proto, 6);
+    cr_expect_eq(f->src_port, 1234);
+    cr_expect(FS_FLOW_HAS(f, FS_F_SRC_MAC));
+    cr_expect_eq(fs_counters_errors(fs_decoder_totals(dec)), 0);
+}
+
 /* RFC 5103: reverse elements are the forward ids under PEN 29305. */
 Test(ipfix, biflow_reverse_fields)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
+    template_set();
     tw_u16(w, 256);
     tw_u16(w, 11);
     tw_field(w, 8, 4);
@@ -495,9 +561,8 @@ Test(ipfix, variable_length_fields)
     char a[FS_IP_STRLEN];
 
     memset(app, 'x', sizeof(app));
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(256, { 8, 4 }, { 82, 65535 }, { 12, 4 }, { 96, 65535 }, { 7, 2 });
+    template_set();
+    TW_TPL(w, 256, { 8, 4 }, { 82, 65535 }, { 12, 4 }, { 96, 65535 }, { 7, 2 });
     tw_set(w, 256);
     tw_ip(w, "10.0.0.1");
     tw_u8(w, 4);
@@ -527,8 +592,7 @@ Test(ipfix, enterprise_fields_are_skipped)
 {
     char a[FS_IP_STRLEN];
 
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
+    template_set();
     tw_u16(w, 256);
     tw_u16(w, 5);
     tw_field(w, 8, 4);
@@ -551,9 +615,8 @@ Test(ipfix, enterprise_fields_are_skipped)
 
 Test(ipfix, padding_at_the_end_of_sets)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(256, { 8, 4 }, { 12, 4 }, { 2, 1 });
+    template_set();
+    TW_TPL(w, 256, { 8, 4 }, { 12, 4 }, { 2, 1 });
     tw_zero(w, 4); /* template set padding */
     tw_set(w, 256);
     tw_ip(w, "10.0.0.1"); tw_ip(w, "10.0.0.2"); tw_u8(w, 1);
@@ -573,7 +636,7 @@ static void data_message(uint32_t seq, unsigned records, bool with_template)
     tw_ipfix(w, SECS, seq, 5);
     if (with_template) {
         tw_set(w, 2);
-        TPL(256, { 8, 4 }, { 2, 4 });
+        TW_TPL(w, 256, { 8, 4 }, { 2, 4 });
     }
     tw_set(w, 256);
     for (unsigned i = 0; i < records; i++) {
@@ -622,23 +685,9 @@ Test(ipfix, sampling_from_options)
 {
     tw_ipfix(w, SECS, 0, 3);
     tw_set(w, 3);
-    tw_u16(w, 400);
-    tw_u16(w, 3);
-    tw_u16(w, 1);
-    tw_field(w, 302, 4);
-    tw_field(w, 305, 4);
-    tw_field(w, 306, 4);
-    tw_u16(w, 401);
-    tw_u16(w, 3);
-    tw_u16(w, 1);
-    tw_field(w, 302, 4);
-    tw_field(w, 309, 4);
-    tw_field(w, 310, 4);
-    tw_u16(w, 402);
-    tw_u16(w, 2);
-    tw_u16(w, 1);
-    tw_field(w, 149, 4);
-    tw_field(w, 34, 4);
+    TW_OPTIONS(w, 400, 1, { 302, 4 }, { 305, 4 }, { 306, 4 });
+    TW_OPTIONS(w, 401, 1, { 302, 4 }, { 309, 4 }, { 310, 4 });
+    TW_OPTIONS(w, 402, 1, { 149, 4 }, { 34, 4 });
     tw_set(w, 400);
     tw_u32(w, 5); tw_u32(w, 1); tw_u32(w, 99);
     tw_u32(w, 7); tw_u32(w, 4); tw_u32(w, 36);
@@ -647,8 +696,8 @@ Test(ipfix, sampling_from_options)
     tw_set(w, 402);
     tw_u32(w, 3); tw_u32(w, 20);
     tw_set(w, 2);
-    TPL(256, { 8, 4 }, { 302, 4 }, { 2, 4 }, { 1, 4 });
-    TPL(257, { 8, 4 }, { 2, 4 }, { 1, 4 });
+    TW_TPL(w, 256, { 8, 4 }, { 302, 4 }, { 2, 4 }, { 1, 4 });
+    TW_TPL(w, 257, { 8, 4 }, { 2, 4 }, { 1, 4 });
     tw_set(w, 256);
     tw_ip(w, "10.0.0.1"); tw_u32(w, 5); tw_u32(w, 1); tw_u32(w, 64);
     tw_ip(w, "10.0.0.2"); tw_u32(w, 6); tw_u32(w, 1); tw_u32(w, 64);
@@ -676,8 +725,8 @@ Test(ipfix, sampling_in_the_data_record)
 {
     tw_ipfix(w, SECS, 0, 3);
     tw_set(w, 2);
-    TPL(256, { 8, 4 }, { 2, 4 }, { 34, 4 });
-    TPL(257, { 8, 4 }, { 2, 4 }, { 305, 2 }, { 306, 2 });
+    TW_TPL(w, 256, { 8, 4 }, { 2, 4 }, { 34, 4 });
+    TW_TPL(w, 257, { 8, 4 }, { 2, 4 }, { 305, 2 }, { 306, 2 });
     tw_set(w, 256);
     tw_ip(w, "10.0.0.1"); tw_u32(w, 3); tw_u32(w, 1000);
     tw_set(w, 257);
@@ -691,9 +740,8 @@ Test(ipfix, sampling_in_the_data_record)
 
 Test(ipfix, message_shorter_than_datagram_decodes_the_message)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(256, { 8, 4 });
+    template_set();
+    TW_TPL(w, 256, { 8, 4 });
     tw_set(w, 256);
     tw_ip(w, "10.0.0.1");
     tw_end(w);
@@ -705,9 +753,8 @@ Test(ipfix, message_shorter_than_datagram_decodes_the_message)
 
 Test(ipfix, message_longer_than_datagram_is_dropped)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(256, { 8, 4 });
+    template_set();
+    TW_TPL(w, 256, { 8, 4 });
     tw_set(w, 256);
     tw_ip(w, "10.0.0.1");
     tw_end(w);
@@ -737,9 +784,8 @@ Test(ipfix, set_length_errors)
 
 Test(ipfix, variable_length_field_past_the_end)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
-    TPL(256, { 8, 4 }, { 82, 65535 });
+    template_set();
+    TW_TPL(w, 256, { 8, 4 }, { 82, 65535 });
     tw_set(w, 256);
     tw_ip(w, "10.0.0.1");
     tw_u8(w, 2);
@@ -755,15 +801,14 @@ Test(ipfix, variable_length_field_past_the_end)
 
 Test(ipfix, bad_templates)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    tw_set(w, 2);
+    template_set();
     tw_u16(w, 256);        /* absurd: 2000 fields, all of them there */
     tw_u16(w, 2000);
     for (int i = 0; i < 2000; i++)
         tw_field(w, 1, 1);
-    TPL(257, { 8, 4 });    /* still learned */
+    TW_TPL(w, 257, { 8, 4 });    /* still learned */
     tw_set(w, 2);
-    TPL(258, { 1, 0 }, { 2, 0 }); /* records of no length */
+    TW_TPL(w, 258, { 1, 0 }, { 2, 0 }); /* records of no length */
     tw_set(w, 3);
     tw_u16(w, 259);        /* options template with no scope */
     tw_u16(w, 1);
@@ -792,12 +837,9 @@ Test(ipfix, reserved_set_id)
 
 Test(ipfix, truncations_and_corruptions_never_crash)
 {
-    struct tw_buf *orig = calloc(1, sizeof(*orig));
-
     tw_ipfix(w, SECS, 0, 1);
     tw_set(w, 3);
-    tw_u16(w, 400); tw_u16(w, 2); tw_u16(w, 1);
-    tw_field(w, 302, 4); tw_field(w, 34, 4);
+    TW_OPTIONS(w, 400, 1, { 302, 4 }, { 34, 4 });
     tw_set(w, 400);
     tw_u32(w, 1); tw_u32(w, 10);
     tw_set(w, 2);
@@ -808,20 +850,6 @@ Test(ipfix, truncations_and_corruptions_never_crash)
     tw_ip(w, "10.0.0.1"); tw_u8(w, 255); tw_u16(w, 3); tw_bytes(w, "abc", 3);
     tw_u64(w, 1); tw_u32(w, 1);
     tw_end(w);
-    memcpy(orig, w, sizeof(*w));
-    for (size_t n = 0; n < orig->len; n++) {
-        memcpy(w->b, orig->b, n);
-        w->len = n;
-        decode();
-    }
-    for (size_t i = 0; i < orig->len; i++) {
-        static const uint8_t vals[] = { 0x00, 0xff, 0x80, 0x01 };
-        for (size_t k = 0; k < sizeof(vals); k++) {
-            memcpy(w, orig, sizeof(*w));
-            w->b[i] = vals[k];
-            decode();
-        }
-    }
-    free(orig);
+    tw_decode_damaged(dec, w, NOW_MS, sink);
     cr_expect_gt(fs_counters_errors(fs_decoder_totals(dec)), 0);
 }

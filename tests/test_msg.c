@@ -29,29 +29,57 @@ static void expect_flow_eq(const struct fs_flow *got, const struct fs_flow *want
     cr_expect_arr_eq(got->mpls, want->mpls, sizeof(got->mpls));
 }
 
-/* Encodes `n` flows into one batch and decodes it back. The message is
- * copied into an exact-size heap buffer so ASan sees any over-read. */
-static void round_trip(const struct fs_flow *flows, size_t n, struct fs_msg *out)
+/* A finished batch of `n` flows from "test@host": the message is at
+ * `*buf`, `*len` bytes, until the batch is freed. */
+static struct fs_batch *batch_of(const struct fs_flow *flows, size_t n, const void **buf,
+                                 size_t *len)
 {
     struct fs_batch *b = fs_batch_new("test@host");
-    const void *buf;
-    size_t len;
-    char err[256] = "";
 
     cr_assert_not_null(b);
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(fs_batch_add(b, &flows[i]), 0);
     cr_assert_eq(fs_batch_count(b), n);
-    cr_assert_eq(fs_batch_finish(b, &buf, &len), 0);
-    cr_assert_eq(fs_batch_size(b), len);
-    void *copy = malloc(len);
+    cr_assert_eq(fs_batch_finish(b, buf, len), 0);
+    cr_assert_eq(fs_batch_size(b), *len);
+    return b;
+}
+
+/* fs_msg_decode() of an exact-size heap copy of the first `len` bytes at
+ * `buf`, so that ASan sees any over-read. */
+static int decode_copy(const void *buf, size_t len, struct fs_msg *m, char *err, size_t errlen)
+{
+    void *copy = malloc(len ? len : 1);
+    int rc;
+
+    cr_assert_not_null(copy);
     memcpy(copy, buf, len);
-    fs_batch_free(b);
-    cr_assert_eq(fs_msg_decode(copy, len, out, err, sizeof(err)), 0, "%s", err);
+    rc = fs_msg_decode(copy, len, m, err, errlen);
     free(copy);
+    return rc;
+}
+
+/* Encodes `n` flows into one batch and decodes it back. */
+static void round_trip(const struct fs_flow *flows, size_t n, struct fs_msg *out)
+{
+    const void *buf;
+    size_t len;
+    char err[256] = "";
+    struct fs_batch *b = batch_of(flows, n, &buf, &len);
+
+    cr_assert_eq(decode_copy(buf, len, out, err, sizeof(err)), 0, "%s", err);
+    fs_batch_free(b);
     cr_assert_eq(out->type, FS_MSG_FLOWS);
     cr_assert_str_eq(out->sender, "test@host");
     cr_assert_eq(out->nflows, n);
+}
+
+/* One flow through a batch and back, equal in every field; the caller
+ * checks more in `m` and frees it. */
+static void round_trip_one(const struct fs_flow *f, struct fs_msg *m)
+{
+    round_trip(f, 1, m);
+    expect_flow_eq(&m->flows[0], f);
 }
 
 /* A message built with msgpack-c's packer. */
@@ -101,13 +129,30 @@ static void expect_reject(struct hand *h, const char *want)
     cr_expect_not_null(strstr(err, want), "reason \"%s\", wanted \"%s\"", err, want);
 }
 
-/* A flows message carrying the one flow map the caller packs next. */
-static void hand_flows_head(struct hand *h)
+/* A message of `type` and schema version `v`: the envelope, and room in
+ * the map for `nbody` more keys, which the caller packs next. */
+static void hand_head(struct hand *h, const char *type, uint64_t v, uint32_t nbody)
 {
     hand_init(h);
-    msgpack_pack_map(&h->pk, 5);
-    hand_envelope(h, "flows", 1, 7);
+    msgpack_pack_map(&h->pk, 4 + nbody);
+    hand_envelope(h, type, v, 0);
+}
+
+/* The same with a "flows" array of `n` entries as the body. */
+static void hand_flows(struct hand *h, const char *type, uint64_t v, uint32_t n)
+{
+    hand_head(h, type, v, 1);
     pstr(h, "flows");
+    msgpack_pack_array(&h->pk, n);
+}
+
+/* A stats message at ts_ms 1 whose one group the caller packs next. */
+static void hand_stats_head(struct hand *h)
+{
+    hand_head(h, "stats", 1, 2);
+    pstr(h, "ts_ms");
+    msgpack_pack_uint64(&h->pk, 1);
+    pstr(h, "groups");
     msgpack_pack_array(&h->pk, 1);
 }
 
@@ -118,8 +163,7 @@ Test(batch, every_field)
     struct fs_flow f;
     struct fs_msg m;
     flowfix_full(&f);
-    round_trip(&f, 1, &m);
-    expect_flow_eq(&m.flows[0], &f);
+    round_trip_one(&f, &m);
     fs_msg_free(&m);
 }
 
@@ -128,8 +172,7 @@ Test(batch, minimal)
     struct fs_flow f;
     struct fs_msg m;
     flowfix_minimal(&f);
-    round_trip(&f, 1, &m);
-    expect_flow_eq(&m.flows[0], &f);
+    round_trip_one(&f, &m);
     cr_expect_eq(m.flows[0].present, 0);
     fs_msg_free(&m);
 }
@@ -147,8 +190,7 @@ Test(batch, ipv6_everywhere)
     f.post_src_addr = flowfix_ip("64:ff9b::c000:201");
     f.post_dst_addr = flowfix_ip("2001:db8:3::30");
     f.ip_version = 6;
-    round_trip(&f, 1, &m);
-    expect_flow_eq(&m.flows[0], &f);
+    round_trip_one(&f, &m);
     cr_expect_eq(m.flows[0].exporter.af, 6);
     fs_msg_free(&m);
 }
@@ -170,8 +212,7 @@ Test(batch, field_extremes)
     f.mpls_count = FS_FLOW_MPLS_MAX;
     for (int i = 0; i < FS_FLOW_MPLS_MAX; i++)
         f.mpls[i] = UINT32_MAX;
-    round_trip(&f, 1, &m);
-    expect_flow_eq(&m.flows[0], &f);
+    round_trip_one(&f, &m);
     fs_msg_free(&m);
 }
 
@@ -263,14 +304,12 @@ Test(batch, sender_limits)
  * envelope strings, IE-id integer keys, bin addresses, negative private keys. */
 Test(batch, wire_layout_per_msgpack_c)
 {
-    struct fs_batch *b = fs_batch_new("test@host");
     struct fs_flow f;
     const void *buf;
     size_t len;
 
     flowfix_full(&f);
-    fs_batch_add(b, &f);
-    fs_batch_finish(b, &buf, &len);
+    struct fs_batch *b = batch_of(&f, 1, &buf, &len);
 
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
@@ -447,7 +486,7 @@ Test(decode, skips_every_msgpack_type)
     struct hand h;
     int nvalues = 0;
 
-    hand_flows_head(&h);
+    hand_flows(&h, "flows", 1, 1);
     msgpack_pack_map(&h.pk, 2 * 36);
 #define UNKNOWN_THEN_PORT(pack)                      \
     do {                                             \
@@ -575,13 +614,7 @@ Test(stats, round_trip_and_sequence)
 Test(stats, hand_built_errors)
 {
     struct hand h;
-    hand_init(&h);
-    msgpack_pack_map(&h.pk, 6);
-    hand_envelope(&h, "stats", 1, 0);
-    pstr(&h, "ts_ms");
-    msgpack_pack_uint64(&h.pk, 1);
-    pstr(&h, "groups");
-    msgpack_pack_array(&h.pk, 1);
+    hand_stats_head(&h);
     msgpack_pack_map(&h.pk, 2);
     pstr(&h, "name");
     pstr(&h, "total");
@@ -591,21 +624,13 @@ Test(stats, hand_built_errors)
     msgpack_pack_int(&h.pk, -5);
     expect_reject(&h, "counter 0 is not an unsigned integer");
 
-    hand_init(&h);
-    msgpack_pack_map(&h.pk, 6);
-    hand_envelope(&h, "stats", 1, 0);
-    pstr(&h, "ts_ms");
-    msgpack_pack_uint64(&h.pk, 1);
-    pstr(&h, "groups");
-    msgpack_pack_array(&h.pk, 1);
+    hand_stats_head(&h);
     msgpack_pack_map(&h.pk, 1);
     pstr(&h, "name");
     pstr(&h, "total");
     expect_reject(&h, "group 0: missing \"counters\"");
 
-    hand_init(&h);
-    msgpack_pack_map(&h.pk, 5);
-    hand_envelope(&h, "stats", 1, 0);
+    hand_head(&h, "stats", 1, 1);
     pstr(&h, "groups");
     msgpack_pack_array(&h.pk, 0);
     expect_reject(&h, "missing \"ts_ms\"");
@@ -616,11 +641,7 @@ Test(stats, hand_built_errors)
 Test(decode, wrong_schema_version)
 {
     struct hand h;
-    hand_init(&h);
-    msgpack_pack_map(&h.pk, 5);
-    hand_envelope(&h, "flows", 2, 0);
-    pstr(&h, "flows");
-    msgpack_pack_array(&h.pk, 0);
+    hand_flows(&h, "flows", 2, 0);
 
     struct fs_msg m;
     char err[256] = "";
@@ -659,11 +680,7 @@ Test(decode, envelope_errors)
     pstr(&h, "1");
     expect_reject(&h, "\"v\" is a string, not an unsigned integer");
 
-    hand_init(&h);
-    msgpack_pack_map(&h.pk, 5);
-    hand_envelope(&h, "alerts", 1, 0);
-    pstr(&h, "flows");
-    msgpack_pack_array(&h.pk, 0);
+    hand_flows(&h, "alerts", 1, 0);
     expect_reject(&h, "unknown message type \"alerts\"");
 
     hand_init(&h);
@@ -698,21 +715,15 @@ Test(decode, envelope_errors)
     msgpack_pack_int(&h.pk, -3);
     expect_reject(&h, "\"seq\" is a signed integer, not an unsigned integer");
 
-    hand_init(&h);
-    msgpack_pack_map(&h.pk, 4);
-    hand_envelope(&h, "flows", 1, 0);
+    hand_head(&h, "flows", 1, 0);
     expect_reject(&h, "missing \"flows\"");
 
-    hand_init(&h);
-    msgpack_pack_map(&h.pk, 5);
-    hand_envelope(&h, "flows", 1, 0);
+    hand_head(&h, "flows", 1, 1);
     pstr(&h, "flows");
     msgpack_pack_map(&h.pk, 0);
     expect_reject(&h, "\"flows\" is a map, not an array");
 
-    hand_init(&h);
-    msgpack_pack_map(&h.pk, 5);
-    hand_envelope(&h, "flows", 1, 0);
+    hand_head(&h, "flows", 1, 1);
     pstr(&h, "seq");
     msgpack_pack_uint64(&h.pk, 0);
     expect_reject(&h, "duplicate key \"seq\"");
@@ -744,38 +755,38 @@ Test(decode, ill_typed_flow_fields)
 {
     struct hand h;
 
-    hand_flows_head(&h);
+    hand_flows(&h, "flows", 1, 1);
     msgpack_pack_map(&h.pk, 1);
     msgpack_pack_int(&h.pk, 7);
     pstr(&h, "443");
     expect_reject(&h, "flow 0: key 7 is not an unsigned integer");
 
-    hand_flows_head(&h);
+    hand_flows(&h, "flows", 1, 1);
     msgpack_pack_map(&h.pk, 1);
     msgpack_pack_int(&h.pk, 11);
     msgpack_pack_uint32(&h.pk, 70000);
     expect_reject(&h, "flow 0: key 11 is out of range");
 
-    hand_flows_head(&h);
+    hand_flows(&h, "flows", 1, 1);
     msgpack_pack_map(&h.pk, 1);
     msgpack_pack_int(&h.pk, 61);
     msgpack_pack_uint32(&h.pk, 256);
     expect_reject(&h, "flow 0: key 61 is out of range");
 
-    hand_flows_head(&h);
+    hand_flows(&h, "flows", 1, 1);
     msgpack_pack_map(&h.pk, 1);
     msgpack_pack_int(&h.pk, 27);
     msgpack_pack_bin(&h.pk, 4);
     msgpack_pack_bin_body(&h.pk, "\x0a\0\0\x01", 4);
     expect_reject(&h, "flow 0: key 27 is not a 16-byte bin");
 
-    hand_flows_head(&h);
+    hand_flows(&h, "flows", 1, 1);
     msgpack_pack_map(&h.pk, 1);
     msgpack_pack_int(&h.pk, 56);
     pstr(&h, "aa:bb:cc:dd:ee:ff");
     expect_reject(&h, "flow 0: key 56 is not a 6-byte bin");
 
-    hand_flows_head(&h);
+    hand_flows(&h, "flows", 1, 1);
     msgpack_pack_int(&h.pk, 3);
     expect_reject(&h, "flow 0 is an integer, not a map");
 }
@@ -788,31 +799,25 @@ static void every_prefix(const void *buf, size_t len)
     struct fs_msg m;
     char err[256];
     for (size_t i = 0; i < len; i++) {
-        void *copy = malloc(i ? i : 1);
-        memcpy(copy, buf, i);
         err[0] = '\0';
-        cr_assert_eq(fs_msg_decode(copy, i, &m, err, sizeof(err)), -1,
+        cr_assert_eq(decode_copy(buf, i, &m, err, sizeof(err)), -1,
                      "prefix of %zu bytes accepted", i);
         cr_expect(strstr(err, i ? "truncated message" : "empty message") != NULL,
                   "prefix %zu: %s", i, err);
         cr_expect_null(m.mem);
-        free(copy);
     }
 }
 
 Test(damage, every_truncation_of_a_flow_batch)
 {
-    struct fs_batch *b = fs_batch_new("test@host");
-    struct fs_flow f;
+    struct fs_flow f[3];
     const void *buf;
     size_t len;
-    flowfix_full(&f);
-    fs_batch_add(b, &f);
-    f.exporter = flowfix_ip("2001:db8::1");
-    fs_batch_add(b, &f);
-    flowfix_minimal(&f);
-    fs_batch_add(b, &f);
-    fs_batch_finish(b, &buf, &len);
+    flowfix_full(&f[0]);
+    f[1] = f[0];
+    f[1].exporter = flowfix_ip("2001:db8::1");
+    flowfix_minimal(&f[2]);
+    struct fs_batch *b = batch_of(f, 3, &buf, &len);
     every_prefix(buf, len);
     fs_batch_free(b);
 }
@@ -864,11 +869,7 @@ Test(damage, hostile_counts_and_nesting)
     /* A batch over the flow limit, made of empty maps. */
     size_t n = FS_BATCH_MAX_FLOWS + 1;
     struct hand h;
-    hand_init(&h);
-    msgpack_pack_map(&h.pk, 5);
-    hand_envelope(&h, "flows", 1, 0);
-    pstr(&h, "flows");
-    msgpack_pack_array(&h.pk, (uint32_t)n);
+    hand_flows(&h, "flows", 1, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         msgpack_pack_map(&h.pk, 0);
     expect_reject(&h, "exceeds the limit");
@@ -904,15 +905,12 @@ Test(damage, random_garbage)
  * nothing crashes, leaks or reads out of bounds (ASan build). */
 Test(damage, mutated_messages)
 {
-    struct fs_batch *b = fs_batch_new("test@host");
-    struct fs_flow f;
+    struct fs_flow f[2];
     const void *buf;
     size_t len;
-    flowfix_full(&f);
-    fs_batch_add(b, &f);
-    flowfix_minimal(&f);
-    fs_batch_add(b, &f);
-    fs_batch_finish(b, &buf, &len);
+    flowfix_full(&f[0]);
+    flowfix_minimal(&f[1]);
+    struct fs_batch *b = batch_of(f, 2, &buf, &len);
 
     int accepted = 0;
     for (int i = 0; i < 100000; i++) {

@@ -17,10 +17,6 @@
 #define NOW_MS UINT64_C(1700000000000)
 #define SECS 1700000000u
 
-static struct fs_decoder *dec;
-static struct tw_buf *w;
-static struct tw_sink *sink;
-
 static struct fs_decoder *new_decoder(size_t max_templates, size_t pending_bytes,
                                       uint32_t timeout_ms)
 {
@@ -33,22 +29,7 @@ static struct fs_decoder *new_decoder(size_t max_templates, size_t pending_bytes
     return d;
 }
 
-static void setup(void)
-{
-    dec = new_decoder(0, 0, 0);
-    w = calloc(1, sizeof(*w));
-    sink = calloc(1, sizeof(*sink));
-    cr_assert(w && sink);
-}
-
-static void teardown(void)
-{
-    fs_decoder_free(dec);
-    free(w);
-    free(sink);
-}
-
-TestSuite(templates, .init = setup, .fini = teardown);
+TW_SUITE(templates);
 
 static int decode_at(uint64_t now_ms)
 {
@@ -66,10 +47,7 @@ static int decode(void)
 static void ipfix_template(uint16_t id, bool swapped)
 {
     tw_set(w, 2);
-    tw_u16(w, id);
-    tw_u16(w, 2);
-    tw_field(w, swapped ? 2 : 8, 4);
-    tw_field(w, swapped ? 8 : 2, 4);
+    TW_TPL(w, id, { swapped ? 2 : 8, 4 }, { swapped ? 8 : 2, 4 });
 }
 
 /* One record whose bytes read 10.0.0.1 / 7 packets with the plain layout. */
@@ -83,6 +61,29 @@ static void ipfix_data(uint16_t id)
 static struct fs_counters counters(void)
 {
     return tw_counters(dec);
+}
+
+/* A message of `domain` with nothing but template 256, to be decoded. */
+static void template_message(uint32_t domain)
+{
+    tw_ipfix(w, SECS, 0, domain);
+    ipfix_template(256, false);
+    tw_end(w);
+}
+
+/* Domain 1 learns data templates 256 and 257 and, with `options`, options
+ * template 300 (sampling interval per domain). */
+static void learn_two(bool options)
+{
+    tw_ipfix(w, SECS, 0, 1);
+    ipfix_template(256, false);
+    ipfix_template(257, false);
+    if (options) {
+        tw_set(w, 3);
+        TW_OPTIONS(w, 300, 1, { 149, 4 }, { 34, 4 });
+    }
+    tw_end(w);
+    decode();
 }
 
 Test(templates, define_refresh_replace)
@@ -124,9 +125,7 @@ Test(templates, define_refresh_replace)
 /* Templates of different domains and of v9 and IPFIX never mix. */
 Test(templates, keyed_by_domain_and_version)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    ipfix_template(256, false);
-    tw_end(w);
+    template_message(1);
     decode();
     tw_ipfix(w, SECS, 0, 2);
     ipfix_data(256);
@@ -144,15 +143,10 @@ Test(templates, keyed_by_domain_and_version)
 /* RFC 7011 section 8.1: a template record with no fields withdraws it. */
 Test(templates, withdraw_one)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    ipfix_template(256, false);
-    ipfix_template(257, false);
-    tw_end(w);
-    decode();
+    learn_two(false);
     tw_ipfix(w, SECS, 0, 1);
     tw_set(w, 2);
-    tw_u16(w, 256);
-    tw_u16(w, 0);
+    tw_template(w, 256, 0, NULL);
     ipfix_data(256);
     ipfix_data(257);
     tw_end(w);
@@ -166,23 +160,13 @@ Test(templates, withdraw_one)
  * in set 3 every options template. */
 Test(templates, withdraw_all)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    ipfix_template(256, false);
-    ipfix_template(257, false);
-    tw_set(w, 3);
-    tw_u16(w, 300); tw_u16(w, 2); tw_u16(w, 1);
-    tw_field(w, 149, 4); tw_field(w, 34, 4);
-    tw_end(w);
-    decode();
-    tw_ipfix(w, SECS, 0, 2); /* another domain keeps its template */
-    ipfix_template(256, false);
-    tw_end(w);
+    learn_two(true);
+    template_message(2); /* another domain keeps its template */
     decode();
 
     tw_ipfix(w, SECS, 0, 1);
     tw_set(w, 2);
-    tw_u16(w, 2);
-    tw_u16(w, 0);
+    tw_template(w, 2, 0, NULL);
     ipfix_data(256);
     ipfix_data(257);
     tw_set(w, 300);
@@ -196,8 +180,7 @@ Test(templates, withdraw_all)
 
     tw_ipfix(w, SECS, 0, 1);
     tw_set(w, 3);
-    tw_u16(w, 3);
-    tw_u16(w, 0);
+    tw_template(w, 3, 0, NULL);
     tw_set(w, 300);
     tw_u32(w, 1); tw_u32(w, 100);
     tw_end(w);
@@ -216,11 +199,7 @@ Test(templates, bounded_with_least_recently_used_evicted)
 {
     fs_decoder_free(dec);
     dec = new_decoder(2, 0, 0);
-    tw_ipfix(w, SECS, 0, 1);
-    ipfix_template(256, false);
-    ipfix_template(257, false);
-    tw_end(w);
-    decode();
+    learn_two(false);
     tw_ipfix(w, SECS, 0, 1);
     ipfix_data(256);       /* 256 used: 257 is now the oldest */
     ipfix_template(258, false);
@@ -254,10 +233,7 @@ Test(templates, data_before_template_in_the_same_datagram)
     tw_ip(w, "10.0.0.1");
     tw_u32(w, 9);
     tw_set(w, 0);
-    tw_u16(w, 256);
-    tw_u16(w, 2);
-    tw_field(w, 8, 4);
-    tw_field(w, 2, 4);
+    TW_TPL(w, 256, { 8, 4 }, { 2, 4 });
     tw_end(w);
     cr_expect_eq(decode(), 1);
     cr_expect_eq(sink->flows[0].packets, 9);
@@ -284,10 +260,7 @@ Test(templates, data_before_template_in_a_later_datagram)
 
     tw_v9(w, 1, 50000, SECS, 2, 4);
     tw_set(w, 0);
-    tw_u16(w, 256);
-    tw_u16(w, 2);
-    tw_field(w, 2, 4);
-    tw_field(w, 22, 4);
+    TW_TPL(w, 256, { 2, 4 }, { 22, 4 });
     tw_end(w);
     cr_assert_eq(decode(), 2);
     cr_expect_eq(sink->flows[0].packets, 1);
@@ -311,8 +284,7 @@ Test(templates, waiting_options_apply_to_waiting_flows)
     tw_ipfix(w, SECS, 0, 1);
     ipfix_template(256, false);
     tw_set(w, 3);
-    tw_u16(w, 300); tw_u16(w, 2); tw_u16(w, 1);
-    tw_field(w, 149, 4); tw_field(w, 34, 4);
+    TW_OPTIONS(w, 300, 1, { 149, 4 }, { 34, 4 });
     tw_end(w);
     cr_assert_eq(decode(), 1);
     cr_expect_eq(sink->flows[0].sampling_rate, 50);
@@ -330,8 +302,7 @@ Test(templates, waiting_options_apply_to_data_in_the_same_datagram)
     cr_expect_eq(decode(), 0);
     tw_ipfix(w, SECS, 0, 1);
     tw_set(w, 3);
-    tw_u16(w, 300); tw_u16(w, 2); tw_u16(w, 1);
-    tw_field(w, 149, 4); tw_field(w, 34, 4);
+    TW_OPTIONS(w, 300, 1, { 149, 4 }, { 34, 4 });
     ipfix_template(256, false);
     ipfix_data(256);
     tw_end(w);
@@ -377,20 +348,15 @@ Test(templates, waiting_sets_in_arrival_order)
  * template had been withdrawn). */
 Test(templates, refresh_releases_waiting_sets)
 {
-    tw_ipfix(w, SECS, 0, 1);
-    ipfix_template(256, false);
-    tw_end(w);
+    template_message(1);
     decode();
     tw_ipfix(w, SECS, 0, 1);
     tw_set(w, 2);
-    tw_u16(w, 256);
-    tw_u16(w, 0);
+    tw_template(w, 256, 0, NULL);
     data_packets(4);
     tw_end(w);
     cr_expect_eq(decode(), 0);
-    tw_ipfix(w, SECS, 0, 1);
-    ipfix_template(256, false);
-    tw_end(w);
+    template_message(1);
     cr_assert_eq(decode(), 1);
     cr_expect_eq(sink->flows[0].packets, 4);
 }
@@ -423,9 +389,7 @@ Test(templates, waiting_sets_expire)
     c = counters();
     cr_expect_eq(c.pending_expired, 2);
     cr_expect_eq(c.pending_sets, 1);
-    tw_ipfix(w, SECS, 0, 1);
-    ipfix_template(256, false);
-    tw_end(w);
+    template_message(1);
     cr_expect_eq(decode_at(NOW_MS + 20001), 0);
 }
 
@@ -442,9 +406,7 @@ Test(templates, waiting_bytes_are_bounded)
     struct fs_counters c = counters();
     cr_expect_eq(c.pending_sets, 2);
     cr_expect_eq(c.errors[FS_ERR_PENDING_DROPPED], 1);
-    tw_ipfix(w, SECS, 0, 1);
-    ipfix_template(256, false);
-    tw_end(w);
+    template_message(1);
     cr_expect_eq(decode(), 2);
 }
 
@@ -473,19 +435,16 @@ static void teach(void)
     tw_ipfix(w, SECS, 0, 1);
     ipfix_template(256, false);
     tw_set(w, 3);
-    tw_u16(w, 300); tw_u16(w, 2); tw_u16(w, 1);
-    tw_field(w, 302, 4); tw_field(w, 34, 4);
+    TW_OPTIONS(w, 300, 1, { 302, 4 }, { 34, 4 });
     tw_set(w, 300);
     tw_u32(w, 9); tw_u32(w, 64);
     tw_set(w, 2);
-    tw_u16(w, 257); tw_u16(w, 3);
-    tw_field(w, 8, 4); tw_field(w, 302, 4); tw_field(w, 82, 65535);
+    TW_TPL(w, 257, { 8, 4 }, { 302, 4 }, { 82, 65535 });
     tw_end(w);
     decode();
     tw_v9(w, 1, 1000, SECS, 0, 7);
     tw_set(w, 0);
-    tw_u16(w, 400); tw_u16(w, 1);
-    tw_field(w, 12, 4);
+    TW_TPL(w, 400, { 12, 4 });
     tw_end(w);
     decode();
 }
@@ -576,14 +535,33 @@ static void write_whole(const uint8_t *buf, size_t n)
     fclose(f);
 }
 
+/* Saves the decoder's templates and reads the file back. */
+static uint8_t *save_and_read(size_t *n)
+{
+    cr_assert_eq(fs_decoder_save_templates(dec, path), 0);
+    return read_whole(n);
+}
+
+/* Saves, flips the byte at `at` (from the end when negative), and loads the
+ * file into a new decoder, which refuses it. */
+static void reload_damaged(long at)
+{
+    size_t n;
+    uint8_t *buf = save_and_read(&n);
+
+    buf[at < 0 ? n - (size_t)-at : (size_t)at] ^= 0xff;
+    write_whole(buf, n);
+    free(buf);
+    load_into_new_decoder(-1);
+}
+
 Test(tplstore, truncated_file_is_refused_without_crashing)
 {
     size_t n;
     uint8_t *orig;
 
     teach();
-    cr_assert_eq(fs_decoder_save_templates(dec, path), 0);
-    orig = read_whole(&n);
+    orig = save_and_read(&n);
     for (size_t cut = 0; cut < n; cut++) {
         write_whole(orig, cut);
         load_into_new_decoder(-1);
@@ -598,8 +576,7 @@ Test(tplstore, corrupted_byte_is_refused_without_crashing)
     uint8_t *orig;
 
     teach();
-    cr_assert_eq(fs_decoder_save_templates(dec, path), 0);
-    orig = read_whole(&n);
+    orig = save_and_read(&n);
     for (size_t i = 0; i < n; i++) {
         orig[i] ^= 0x5a;
         write_whole(orig, n);
@@ -613,25 +590,12 @@ Test(tplstore, corrupted_byte_is_refused_without_crashing)
  * first record: nothing is. */
 Test(tplstore, nothing_past_the_damage_loads)
 {
-    size_t n;
-    uint8_t *buf;
-
     teach();
-    cr_assert_eq(fs_decoder_save_templates(dec, path), 0);
-    buf = read_whole(&n);
-    buf[n - 12] ^= 0xff; /* the end record's length */
-    write_whole(buf, n);
-    free(buf);
-    load_into_new_decoder(-1);
+    reload_damaged(-12); /* the end record's length */
     data_for_taught();
     cr_expect_eq(decode(), 2); /* every record before the end record loaded */
 
-    cr_assert_eq(fs_decoder_save_templates(dec, path), 0);
-    buf = read_whole(&n);
-    buf[8 + 5] ^= 0xff; /* the first record's first byte of body */
-    write_whole(buf, n);
-    free(buf);
-    load_into_new_decoder(-1);
+    reload_damaged(8 + 5); /* the first record's first byte of body */
     data_for_taught();
     cr_expect_eq(decode(), 0);
     cr_expect_eq(counters().pending_sets, 2);

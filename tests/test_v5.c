@@ -449,7 +449,7 @@ Test(v5, many_records_batched)
 Test(v5, akvorado_capture)
 {
     static uint8_t file[4096];
-    const char *path = FS_SHARED_FIXTURES "/akvorado/netflow/nfv5.pcap";
+    const char *path = FS_CAPTURES "/akvorado/netflow/nfv5.pcap";
     /* pcap header 24 + record header 16 + Ethernet 14 + IPv4 20 + UDP 8 */
     const size_t off = 24 + 16 + 14 + 20 + 8;
     FILE *fp = fopen(path, "rb");

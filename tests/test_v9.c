@@ -4,8 +4,6 @@
  * malformed flowsets, and a real capture checked against tshark.
  */
 #include <criterion/criterion.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "tplwire.h"
 
@@ -13,28 +11,15 @@
 #define SECS 1700000000u
 #define UPTIME 100000u
 
-static struct fs_decoder *dec;
-static struct tw_buf *w;
-static struct tw_sink *sink;
+TW_SUITE(v9);
 
-static void setup(void)
+/* Starts a datagram of source id 0 announcing `count` records, and opens
+ * its template flowset. */
+static void template_flowset(uint16_t count)
 {
-    struct fs_decoder_config cfg = { 0 };
-
-    dec = fs_decoder_new(&cfg);
-    w = calloc(1, sizeof(*w));
-    sink = calloc(1, sizeof(*sink));
-    cr_assert(dec && w && sink);
+    tw_v9(w, count, UPTIME, SECS, 1, 0);
+    tw_set(w, 0);
 }
-
-static void teardown(void)
-{
-    fs_decoder_free(dec);
-    free(w);
-    free(sink);
-}
-
-TestSuite(v9, .init = setup, .fini = teardown);
 
 /* Template 256: the fields of a typical router template (47 bytes a record). */
 static void basic_template(uint16_t id)
@@ -46,10 +31,7 @@ static void basic_template(uint16_t id)
     };
 
     tw_set(w, 0);
-    tw_u16(w, id);
-    tw_u16(w, sizeof(f) / sizeof(f[0]));
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-        tw_field(w, f[i][0], f[i][1]);
+    tw_template(w, id, sizeof(f) / sizeof(f[0]), f);
 }
 
 static void basic_record(const char *src, const char *dst, uint32_t packets, uint32_t bytes)
@@ -157,19 +139,9 @@ Test(v9, ipv6_flow)
 {
     char a[FS_IP_STRLEN];
 
-    tw_v9(w, 2, UPTIME, SECS, 1, 0);
-    tw_set(w, 0);
-    tw_u16(w, 300);
-    tw_u16(w, 9);
-    tw_field(w, 27, 16);
-    tw_field(w, 28, 16);
-    tw_field(w, 62, 16);
-    tw_field(w, 63, 16);
-    tw_field(w, 29, 1);
-    tw_field(w, 30, 1);
-    tw_field(w, 60, 1);
-    tw_field(w, 1, 8);
-    tw_field(w, 2, 8);
+    template_flowset(2);
+    TW_TPL(w, 300, { 27, 16 }, { 28, 16 }, { 62, 16 }, { 63, 16 }, { 29, 1 }, { 30, 1 },
+           { 60, 1 }, { 1, 8 }, { 2, 8 });
     tw_set(w, 300);
     tw_ip(w, "2001:db8::1");
     tw_ip(w, "2001:db8:ffff::2");
@@ -205,27 +177,10 @@ Test(v9, extended_fields)
     static const uint8_t dmac[6] = { 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
     char a[FS_IP_STRLEN];
 
-    tw_v9(w, 2, UPTIME, SECS, 1, 0);
-    tw_set(w, 0);
-    tw_u16(w, 301);
-    tw_u16(w, 17);
-    tw_field(w, 56, 6);
-    tw_field(w, 80, 6);
-    tw_field(w, 58, 2);
-    tw_field(w, 59, 2);
-    tw_field(w, 70, 3);
-    tw_field(w, 71, 3);
-    tw_field(w, 72, 3);
-    tw_field(w, 61, 1);
-    tw_field(w, 89, 1);
-    tw_field(w, 32, 2);
-    tw_field(w, 225, 4);
-    tw_field(w, 226, 4);
-    tw_field(w, 227, 2);
-    tw_field(w, 228, 2);
-    tw_field(w, 18, 4);
-    tw_field(w, 48, 1);
-    tw_field(w, 4, 1);
+    template_flowset(2);
+    TW_TPL(w, 301, { 56, 6 }, { 80, 6 }, { 58, 2 }, { 59, 2 }, { 70, 3 }, { 71, 3 }, { 72, 3 },
+           { 61, 1 }, { 89, 1 }, { 32, 2 }, { 225, 4 }, { 226, 4 }, { 227, 2 }, { 228, 2 },
+           { 18, 4 }, { 48, 1 }, { 4, 1 });
     tw_set(w, 301);
     tw_bytes(w, smac, 6);
     tw_bytes(w, dmac, 6);
@@ -273,17 +228,11 @@ Test(v9, extended_fields)
     cr_expect_eq(f->proto, 1);
 }
 
-/* The label stack ends at the first empty position when no entry has the
- * bottom-of-stack bit. */
+/* Positions an exporter leaves zero are not part of the label stack. */
 Test(v9, mpls_stack_ignores_unused_positions)
 {
-    tw_v9(w, 2, UPTIME, SECS, 1, 0);
-    tw_set(w, 0);
-    tw_u16(w, 302);
-    tw_u16(w, 3);
-    tw_field(w, 70, 3);
-    tw_field(w, 71, 3);
-    tw_field(w, 72, 3);
+    template_flowset(2);
+    TW_TPL(w, 302, { 70, 3 }, { 71, 3 }, { 72, 3 });
     tw_set(w, 302);
     tw_u24(w, 24001u << 4);
     tw_u24(w, 0);
@@ -301,26 +250,10 @@ Test(v9, fallback_fields)
 {
     static const uint8_t mac1[6] = { 2, 0, 0, 0, 0, 1 }, mac2[6] = { 2, 0, 0, 0, 0, 2 };
 
-    tw_v9(w, 3, UPTIME, SECS, 1, 0);
-    tw_set(w, 0);
-    tw_u16(w, 303);
-    tw_u16(w, 8);
-    tw_field(w, 85, 4);
-    tw_field(w, 86, 4);
-    tw_field(w, 252, 4);
-    tw_field(w, 253, 4);
-    tw_field(w, 81, 6);
-    tw_field(w, 57, 6);
-    tw_field(w, 243, 2);
-    tw_field(w, 254, 2);
-    tw_u16(w, 304);
-    tw_u16(w, 6);
-    tw_field(w, 1, 4);
-    tw_field(w, 85, 4);
-    tw_field(w, 23, 4);
-    tw_field(w, 86, 4);
-    tw_field(w, 24, 4);
-    tw_field(w, 10, 2);
+    template_flowset(3);
+    TW_TPL(w, 303, { 85, 4 }, { 86, 4 }, { 252, 4 }, { 253, 4 }, { 81, 6 }, { 57, 6 },
+           { 243, 2 }, { 254, 2 });
+    TW_TPL(w, 304, { 1, 4 }, { 85, 4 }, { 23, 4 }, { 86, 4 }, { 24, 4 }, { 10, 2 });
     tw_set(w, 303);
     tw_u32(w, 7777);
     tw_u32(w, 77);
@@ -360,12 +293,7 @@ Test(v9, fallback_fields)
 static void options_sampling_interval(uint16_t id, uint32_t interval)
 {
     tw_set(w, 1);
-    tw_u16(w, id);
-    tw_u16(w, 4);  /* scope length, bytes */
-    tw_u16(w, 8);  /* option length, bytes */
-    tw_field(w, 1, 4);
-    tw_field(w, 34, 4);
-    tw_field(w, 35, 1);
+    TW_OPTIONS(w, id, 1, { 1, 4 }, { 34, 4 }, { 35, 1 });
     tw_zero(w, 2); /* pad the flowset to 4 bytes */
     tw_set(w, id);
     tw_u32(w, 0);
@@ -402,25 +330,13 @@ Test(v9, per_sampler_rates)
 {
     tw_v9(w, 6, UPTIME, SECS, 1, 0);
     tw_set(w, 1);
-    tw_u16(w, 258);
-    tw_u16(w, 4);
-    tw_u16(w, 12);
-    tw_field(w, 1, 4);
-    tw_field(w, 48, 1);
-    tw_field(w, 49, 1);
-    tw_field(w, 50, 4);
+    TW_OPTIONS(w, 258, 1, { 1, 4 }, { 48, 1 }, { 49, 1 }, { 50, 4 });
     tw_zero(w, 2);
     tw_set(w, 258);
     tw_u32(w, 0); tw_u8(w, 1); tw_u8(w, 2); tw_u32(w, 10);
     tw_u32(w, 0); tw_u8(w, 2); tw_u8(w, 2); tw_u32(w, 1000);
     tw_set(w, 0);
-    tw_u16(w, 259);
-    tw_u16(w, 5);
-    tw_field(w, 8, 4);
-    tw_field(w, 12, 4);
-    tw_field(w, 2, 4);
-    tw_field(w, 1, 4);
-    tw_field(w, 48, 1);
+    TW_TPL(w, 259, { 8, 4 }, { 12, 4 }, { 2, 4 }, { 1, 4 }, { 48, 1 });
     tw_set(w, 259);
     for (uint8_t id = 1; id <= 3; id++) {
         tw_ip(w, "10.1.1.1");
@@ -474,10 +390,8 @@ Test(v9, sequence_loss_counts_datagrams)
 
 Test(v9, zero_field_template_is_bad)
 {
-    tw_v9(w, 1, UPTIME, SECS, 1, 0);
-    tw_set(w, 0);
-    tw_u16(w, 256);
-    tw_u16(w, 0);
+    template_flowset(1);
+    tw_template(w, 256, 0, NULL);
     tw_end(w);
     cr_expect_eq(decode(), -1);
     struct fs_counters c = tw_counters(dec);
@@ -487,8 +401,7 @@ Test(v9, zero_field_template_is_bad)
 
 Test(v9, template_overrunning_its_flowset_is_bad)
 {
-    tw_v9(w, 1, UPTIME, SECS, 1, 0);
-    tw_set(w, 0);
+    template_flowset(1);
     tw_u16(w, 256);
     tw_u16(w, 5000); /* 20000 bytes of fields in an 8-byte flowset */
     tw_field(w, 8, 4);
@@ -499,12 +412,8 @@ Test(v9, template_overrunning_its_flowset_is_bad)
 
 Test(v9, template_longer_than_65535_is_bad)
 {
-    tw_v9(w, 1, UPTIME, SECS, 1, 0);
-    tw_set(w, 0);
-    tw_u16(w, 256);
-    tw_u16(w, 2);
-    tw_field(w, 1, 40000);
-    tw_field(w, 2, 40000);
+    template_flowset(1);
+    TW_TPL(w, 256, { 1, 40000 }, { 2, 40000 });
     basic_template(257); /* a good one after it still counts */
     tw_end(w);
     cr_expect_eq(decode(), -1);
@@ -547,29 +456,13 @@ Test(v9, reserved_flowset_id_and_short_header)
  * decodes without crashing (run under ASan in the sanitizer build). */
 Test(v9, truncations_and_corruptions_never_crash)
 {
-    struct tw_buf *orig = calloc(1, sizeof(*orig));
-
     tw_v9(w, 3, UPTIME, SECS, 1, 0);
     options_sampling_interval(257, 100);
     basic_template(256);
     tw_set(w, 256);
     basic_record("10.0.0.1", "10.0.0.2", 3, 1500);
     tw_end(w);
-    memcpy(orig, w, sizeof(*w));
-    for (size_t n = 0; n < orig->len; n++) {
-        memcpy(w->b, orig->b, n);
-        w->len = n;
-        decode();
-    }
-    for (size_t i = 0; i < orig->len; i++) {
-        static const uint8_t vals[] = { 0x00, 0xff, 0x80, 0x01 };
-        for (size_t k = 0; k < sizeof(vals); k++) {
-            memcpy(w, orig, sizeof(*w));
-            w->b[i] = vals[k];
-            decode();
-        }
-    }
-    free(orig);
+    tw_decode_damaged(dec, w, NOW_MS, sink);
     cr_expect_gt(fs_counters_errors(fs_decoder_totals(dec)), 0);
 }
 
@@ -580,9 +473,9 @@ Test(v9, akvorado_template_then_data_matches_tshark)
 {
     char a[FS_IP_STRLEN];
 
-    cr_assert_gt(tw_pcap_payload(FS_SHARED_FIXTURES "/akvorado/netflow/template.pcap", w), 0);
+    cr_assert_gt(tw_pcap_payload(FS_CAPTURES "/akvorado/netflow/template.pcap", w), 0);
     cr_assert_eq(decode(), 0);
-    cr_assert_gt(tw_pcap_payload(FS_SHARED_FIXTURES "/akvorado/netflow/data.pcap", w), 0);
+    cr_assert_gt(tw_pcap_payload(FS_CAPTURES "/akvorado/netflow/data.pcap", w), 0);
     cr_assert_eq(decode(), 4);
     const struct fs_flow *f = &sink->flows[0];
     cr_expect_str_eq(fs_ip_format(&f->src_addr, a), "198.38.121.178");

@@ -9,6 +9,12 @@ case "$variant" in
     asan)    dir=build-asan; flags="-DFS_SANITIZE=ON" ;;
     *) echo "build.sh: unknown variant '$variant' (release or asan)" >&2; exit 2 ;;
 esac
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo $flags >/dev/null
-cmake --build "$dir" -j"$(nproc)" >&2
+mkdir -p "$dir"
+# Quiet unless something fails: then the whole log is shown.
+if ! { cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo $flags &&
+       cmake --build "$dir" -j"$(nproc)"; } >"$dir/build.log" 2>&1; then
+    cat "$dir/build.log" >&2
+    echo "build.sh: $variant build failed (log: $dir/build.log)" >&2
+    exit 1
+fi
 echo "$dir"

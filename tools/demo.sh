@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 tools/deps.sh
 dir=$(tools/build.sh release)
 caps=tests/fixtures/captures
-# groups.txt lists each exporter's captures in the order it sent them (templates first).
-files=$(grep -v '^#' $caps/groups.txt | while read -r group rest; do
-    for f in $rest; do printf ' --read %s/%s' "$caps" "$f"; done
-done)
+# groups.json lists each exporter's captures in the order it sent them (templates first).
+# Groups that replay captures of another group are left out: akvorado-options sends
+# akvorado-data's captures after the sampling options, pmacct-103 and -110 replay 100 to 102.
+files=$(jq -r '.groups[] | select(.name | IN("akvorado-data", "pmacct-103", "pmacct-110") | not)
+               | .captures[] | "--read '"$caps"'/" + .' tests/fixtures/expected/groups.json)
 exec "$dir/flowsentry-collector" --no-publish --json $files "$@"

@@ -109,7 +109,7 @@ struct fx_group *fx_group_load(const char *name)
         cr_assert_lt(i, FX_MAX_CAPTURES, "group %s: too many captures", name);
         snprintf(out->captures[i], sizeof(out->captures[i]), "%s", json_string_value(g));
         out->ncaptures = i + 1;
-        snprintf(path, sizeof(path), "%s/%s", FS_SHARED_FIXTURES, out->captures[i]);
+        snprintf(path, sizeof(path), "%s/%s", FS_CAPTURES, out->captures[i]);
         r.file = (unsigned)i;
         r.frame = 0;
         cr_assert_eq(fs_pcap_read(path, keep, &r, NULL, err, sizeof(err)), 0, "%s: %s", path,

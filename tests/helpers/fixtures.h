@@ -32,7 +32,7 @@ struct fx_dgram {
 struct fx_group {
     char name[64];
     size_t ncaptures;
-    char captures[FX_MAX_CAPTURES][256]; /* relative to FS_SHARED_FIXTURES */
+    char captures[FX_MAX_CAPTURES][256]; /* relative to FS_CAPTURES */
     struct fx_dgram *d;
     size_t n;
 };

@@ -47,6 +47,24 @@ void tw_ip(struct tw_buf *w, const char *text);
 void tw_field(struct tw_buf *w, uint16_t id, uint16_t len);
 void tw_efield(struct tw_buf *w, uint16_t id, uint16_t len, uint32_t pen);
 
+/* A template record (RFC 3954 section 5.2, RFC 7011 section 3.4.1): id,
+ * field count and `n` (id, length) IANA fields. With n 0, an IPFIX
+ * withdrawal (RFC 7011 section 8.1). */
+void tw_template(struct tw_buf *w, uint16_t id, size_t n, const uint16_t (*fields)[2]);
+/* An options template record whose first `nscope` of `n` fields are the
+ * scope: v9 (RFC 3954 section 6.1) gives scope and option lengths in bytes,
+ * IPFIX (RFC 7011 section 3.4.2.2) the field and scope field counts. */
+void tw_options(struct tw_buf *w, uint16_t id, size_t nscope, size_t n,
+                const uint16_t (*fields)[2]);
+
+/* The same with the fields inline: TW_TPL(w, 256, { 8, 4 }, { 2, 4 }). */
+#define TW_FIELDS_(...) ((const uint16_t[][2]){ __VA_ARGS__ })
+#define TW_NFIELDS_(...) (sizeof(TW_FIELDS_(__VA_ARGS__)) / sizeof(uint16_t[2]))
+#define TW_TPL(w, id, ...) \
+    tw_template((w), (id), TW_NFIELDS_(__VA_ARGS__), TW_FIELDS_(__VA_ARGS__))
+#define TW_OPTIONS(w, id, nscope, ...) \
+    tw_options((w), (id), (nscope), TW_NFIELDS_(__VA_ARGS__), TW_FIELDS_(__VA_ARGS__))
+
 /* Keeps every delivered flow (up to TW_SINK_MAX). */
 #define TW_SINK_MAX 4096
 struct tw_sink {
@@ -59,8 +77,32 @@ void tw_sink_fn(void *arg, const struct fs_flow *flows, size_t n);
 fs_ip tw_exporter(void);
 fs_ip tw_addr(const char *text);
 
+/* What a decoding test works with, on the heap (buffer and sink are large):
+ * a decoder made with `cfg` (NULL: defaults), a message buffer and a sink.
+ * Aborts when out of memory. */
+void tw_start(struct fs_decoder **d, const struct fs_decoder_config *cfg, struct tw_buf **w,
+              struct tw_sink **s);
+void tw_stop(struct fs_decoder *d, struct tw_buf *w, struct tw_sink *s);
+
+/* For a test file that includes Criterion: defines `dec`, `w` and `sink`,
+ * `setup` and `teardown` functions that start and stop them, and the suite
+ * `name` that runs them around every test. */
+#define TW_SUITE(name)                                                      \
+    static struct fs_decoder *dec;                                          \
+    static struct tw_buf *w;                                                \
+    static struct tw_sink *sink;                                            \
+    static void setup(void) { tw_start(&dec, NULL, &w, &sink); }            \
+    static void teardown(void) { tw_stop(dec, w, sink); }                   \
+    TestSuite(name, .init = setup, .fini = teardown)
+
 /* fs_decode() of the buffer from tw_exporter() at `now_ms` into `s`. */
 int tw_decode(struct fs_decoder *d, const struct tw_buf *w, uint64_t now_ms, struct tw_sink *s);
+
+/* Decodes every prefix of the message in `w`, then every copy of it with one
+ * byte set to 0x00, 0xff, 0x80 or 0x01, for tests that nothing crashes (the
+ * sanitizer build catches what a plain one would not). `w` ends as it was. */
+void tw_decode_damaged(struct fs_decoder *d, struct tw_buf *w, uint64_t now_ms,
+                       struct tw_sink *s);
 
 /* Counters of tw_exporter() (zeroes if unknown). */
 struct fs_counters tw_counters(const struct fs_decoder *d);

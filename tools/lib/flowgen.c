@@ -740,8 +740,8 @@ int fs_gen_shift_sequence(uint8_t *buf, size_t len, uint32_t delta)
     }
     if (len < off + 4)
         return -1;
-    put32(buf + off, (uint32_t)(buf[off] << 24 | buf[off + 1] << 16 |
-                                buf[off + 2] << 8 | buf[off + 3]) + delta);
+    put32(buf + off, ((uint32_t)buf[off] << 24 | (uint32_t)buf[off + 1] << 16 |
+                      (uint32_t)buf[off + 2] << 8 | buf[off + 3]) + delta);
     return 0;
 }
 

@@ -81,10 +81,35 @@ bool fs_an_allowed(struct fs_an_ctx *c, const char *detector, const fs_ip *addr)
 /* True when `addr` is inside the home networks. */
 bool fs_an_internal(struct fs_an_ctx *c, const fs_ip *addr);
 
+/* Where `f` goes relative to the home networks (a missing address counts
+ * as external). */
+enum fs_dir fs_an_direction(struct fs_an_ctx *c, const struct fs_flow *f);
+
 /* The baseline of `host` for metric `m` in the slot of window `w`, with the
  * value the window observed. Returns 0, or -1 when the host is not tracked. */
 int fs_an_baseline(struct fs_an_ctx *c, const fs_ip *host, enum fs_metric m,
                    const struct fs_an_window *w, struct fs_baseline_view *out);
+
+/* The cheap part of fs_an_baseline(): observed, mean, std (floored) and
+ * samples only, the quantile fields left 0. For screening many hosts: the
+ * full view (a sort of the quantile sketch) is worth it only for the few
+ * whose observation is well above the mean. */
+int fs_an_baseline_moments(struct fs_an_ctx *c, const fs_ip *host, enum fs_metric m,
+                           const struct fs_an_window *w, struct fs_baseline_view *out);
+
+/* Fills a->top_peers and a->top_ports with the peers and service ports
+ * `host` moved most bytes with in window `w` (Space-Saving over a few
+ * slots: the heaviest are exact unless the window had many more). Leaves
+ * them empty when the host had no flow in `w`. */
+void fs_an_evidence_top(struct fs_an_ctx *c, const fs_ip *host, const struct fs_an_window *w,
+                        struct fs_anomaly *a);
+
+/* Calls `fn` for every tracked host that had at least one flow in window
+ * `w` (a window being closed), in a deterministic order. Detectors that score
+ * hosts against their baselines at window close walk the hosts this way. */
+typedef void (*fs_an_host_fn)(void *arg, const fs_ip *host);
+void fs_an_each_host(struct fs_an_ctx *c, const struct fs_an_window *w, fs_an_host_fn fn,
+                     void *arg);
 
 /* Scores `observed` against a baseline: fills z, score, severity and the
  * evidence fields of `a` (expected, std, q1, q3, fences, samples). Returns the

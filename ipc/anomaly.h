@@ -37,7 +37,12 @@ const char *fs_anomaly_class_name(enum fs_anomaly_class c);
 /* Returns 0 and sets *c, or -1 for an unknown name. */
 int fs_anomaly_class_parse(const char *name, enum fs_anomaly_class *c);
 const char *fs_severity_name(enum fs_severity s); /* "low", ... */
-/* Severity from a combined score: thresholds documented in docs/detection.md. */
+/* Severity from a combined score: thresholds documented in docs/detection.md
+ * and docs/analyzer.md: below FS_SCORE_MEDIUM low, then medium, high, and
+ * critical from FS_SCORE_CRITICAL. */
+#define FS_SCORE_MEDIUM 40.0
+#define FS_SCORE_HIGH 65.0
+#define FS_SCORE_CRITICAL 85.0
 enum fs_severity fs_severity_from_score(double score);
 
 #define FS_ANOMALY_TOP 5
@@ -81,5 +86,11 @@ void fs_anomaly_extra(struct fs_anomaly *a, const char *key, double value);
  * value}], and the extra keys}. Returns the length, or -1 if `cap` is too small. */
 #define FS_ANOMALY_JSON_MAX 4096
 int fs_anomaly_json(const struct fs_anomaly *a, char *out, size_t cap);
+
+/* A number as the JSON of anomalies and reports writes it: whole values as
+ * integers, others with ten significant digits, NaN and infinities as null.
+ * Returns `out`, which holds FS_JSON_NUM_MAX bytes. */
+#define FS_JSON_NUM_MAX 32
+const char *fs_json_num(double v, char *out);
 
 #endif

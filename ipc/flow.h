@@ -61,6 +61,8 @@ enum fs_flow_field {
     FS_F_REV_TOS,
     FS_F_REV_TCP_FLAGS,
     FS_F_IP_VERSION,
+    FS_F_FLOW_ID,        /* another tool's flow identifier (Suricata flow_id) */
+    FS_F_UID,            /* another tool's connection uid (Zeek uid) */
     FS_F_COUNT
 };
 
@@ -72,6 +74,11 @@ enum fs_flow_field {
 #define FS_FLOW_TIME_CLAMPED     0x02u /* exporter clock far off: times clamped */
 
 #define FS_FLOW_MPLS_MAX 6
+
+/* Longest uid kept, terminating NUL included: a Zeek uid is a letter and
+ * two 64-bit words in base 62, at most 23 characters (18 with Zeek's
+ * default of 96 bits). */
+#define FS_FLOW_UID_MAX 24
 
 struct fs_flow {
     uint64_t present;  /* FS_F_* bits */
@@ -104,6 +111,11 @@ struct fs_flow {
 
     uint64_t rev_packets, rev_bytes;
     uint8_t rev_tos, rev_tcp_flags;
+
+    /* Identifiers given by the tool that saw the flow first, kept so that an
+     * analyst can pivot back to its logs. */
+    char uid[FS_FLOW_UID_MAX]; /* NUL-terminated text (Zeek uid) */
+    uint64_t flow_id;          /* Suricata flow_id (IPFIX IE 148, flowId) */
 };
 
 /* Sets every field to "absent". */
@@ -117,6 +129,11 @@ const char *fs_ip_format(const fs_ip *ip, char *out);
 /* Parses "192.0.2.1" or "2001:db8::1". Returns 0, or -1 when not an address. */
 int fs_ip_parse(const char *text, fs_ip *ip);
 
+/* The same for `n` bytes that need no NUL (a field inside a line), and
+ * "aa:bb:cc:dd:ee:ff" MAC addresses. Return 0, or -1. */
+int fs_ip_parse_len(const char *s, size_t n, fs_ip *ip);
+int fs_mac_parse_len(const char *s, size_t n, uint8_t mac[6]);
+
 /* Writes one flow as a single-line JSON object (no newline) into `out`.
  * Returns the length written, or -1 if `cap` is too small. Key names are the
  * ones listed in docs/messages.md and are used wherever flows are shown. */
@@ -124,5 +141,16 @@ int fs_flow_json(const struct fs_flow *f, char *out, size_t cap);
 
 /* Enough room for fs_flow_json() of any flow. */
 #define FS_FLOW_JSON_MAX 2048
+
+/* Reads one line written by fs_flow_json() (`len` bytes, no NUL needed; blanks
+ * around tokens allowed) back into `f`: the exact inverse for every key.
+ * Known keys must have their JSON type and fit their field (integers in
+ * range, addresses as text, "" for an unset address); unknown keys are
+ * skipped whatever their value; a key given twice is refused. Returns 0, or
+ * -1 with a one-line reason in `err` ("src_port: 70000 is out of range
+ * (0..65535)", "column 12: 'x' where ',' or '}' was expected"). Allocates
+ * nothing. */
+int fs_flow_parse_json(const char *line, size_t len, struct fs_flow *f,
+                       char *err, size_t errlen);
 
 #endif

@@ -146,6 +146,10 @@ const char *fs_msg_type_name(enum fs_msg_type type)
         return "flows";
     case FS_MSG_STATS:
         return "stats";
+    case FS_MSG_ANOMALY:
+        return "anomaly";
+    case FS_MSG_SUMMARY:
+        return "summary";
     }
     return NULL;
 }
@@ -163,9 +167,10 @@ int fs_msg_default_sender(const char *program, char *out, size_t cap)
 /* ------------------------------------------------------------------ */
 /* Flow encoding. */
 
-/* Largest encoding of one flow: at most 48 keys of at most 3 bytes, each
- * value at most a 16-byte bin (18 bytes), plus the map16 header. */
-#define FLOW_ENC_MAX 1024
+/* Largest encoding of one flow: at most 50 keys of at most 3 bytes, each
+ * value at most a 16-byte bin (18 bytes) or the uid (a str of 24 bytes at
+ * most), plus the map16 header. */
+#define FLOW_ENC_MAX 1152
 
 static inline uint8_t *put_uint(uint8_t *p, uint64_t v)
 {
@@ -211,14 +216,14 @@ enum {
     IE_SRC_MAC = 56, IE_SRC_VLAN = 58, IE_DST_VLAN = 59, IE_IP_VERSION = 60,
     IE_DIRECTION = 61, IE_NEXT_HOP_V6 = 62, IE_BGP_NEXT_HOP_V6 = 63,
     IE_MPLS_FIRST = 70, IE_MPLS_LAST = 75, IE_DST_MAC = 80, IE_FWD_STATUS = 89,
-    IE_EXPORTER_V4 = 130, IE_EXPORTER_V6 = 131, IE_DOMAIN = 149,
+    IE_EXPORTER_V4 = 130, IE_EXPORTER_V6 = 131, IE_FLOW_ID = 148, IE_DOMAIN = 149,
     IE_START_MS = 152, IE_END_MS = 153, IE_ICMP_TYPE = 176, IE_ICMP_CODE = 177,
     IE_POST_SRC_V4 = 225, IE_POST_DST_V4 = 226, IE_POST_SRC_PORT = 227,
     IE_POST_DST_PORT = 228, IE_POST_SRC_V6 = 281, IE_POST_DST_V6 = 282,
     IE_REVERSE = 32768,
     IE_REV_BYTES = IE_REVERSE + IE_BYTES, IE_REV_PACKETS = IE_REVERSE + IE_PACKETS,
     IE_REV_TOS = IE_REVERSE + IE_TOS, IE_REV_TCP_FLAGS = IE_REVERSE + IE_TCP_FLAGS,
-    KEY_VERSION = -1, KEY_FLAGS = -2
+    KEY_VERSION = -1, KEY_FLAGS = -2, KEY_UID = -3
 };
 
 static inline uint8_t *put_addr(uint8_t *p, unsigned *n, unsigned k4, unsigned k6,
@@ -311,6 +316,15 @@ static uint8_t *put_flow(uint8_t *p, const struct fs_flow *f)
     OPT_U(FS_F_REV_BYTES, IE_REV_BYTES, f->rev_bytes);
     OPT_U(FS_F_REV_TOS, IE_REV_TOS, f->rev_tos);
     OPT_U(FS_F_REV_TCP_FLAGS, IE_REV_TCP_FLAGS, f->rev_tcp_flags);
+    OPT_U(FS_F_FLOW_ID, IE_FLOW_ID, f->flow_id);
+    if (FS_FLOW_HAS(f, FS_F_UID)) {
+        size_t len = strnlen(f->uid, FS_FLOW_UID_MAX - 1);
+        *p++ = 0xfd; /* -3 */
+        *p++ = (uint8_t)(0xa0 | len); /* fixstr: len < 32 */
+        memcpy(p, f->uid, len);
+        p += len;
+        n++;
+    }
 #undef PUT_U
 #undef OPT_U
 #undef OPT_ADDR
@@ -860,6 +874,23 @@ static int get_addr(struct rd *r, uint8_t af, fs_ip *ip, const char **why)
     return 0;
 }
 
+/* A uid: text of at most FS_FLOW_UID_MAX - 1 bytes, no NUL inside. The
+ * writer packs it as a fixstr and the reason below names the bound. */
+_Static_assert(FS_FLOW_UID_MAX == 24, "uid bound changed: update the fixstr and message");
+
+static int get_uid(struct rd *r, char uid[FS_FLOW_UID_MAX], const char **why)
+{
+    const uint8_t *s;
+    size_t n;
+    if (rd_bytes(r, true, &s, &n) != RD_OK || n >= FS_FLOW_UID_MAX || memchr(s, 0, n)) {
+        *why = "not a string of at most 23 bytes";
+        return -1;
+    }
+    memcpy(uid, s, n);
+    uid[n] = '\0';
+    return 0;
+}
+
 static int get_mac(struct rd *r, uint8_t mac[6], const char **why)
 {
     const uint8_t *b;
@@ -953,6 +984,12 @@ static int flow_field(struct rd *r, int64_t key, struct fs_flow *f, const char *
     case IE_REV_BYTES: U(UINT64_MAX, rev_bytes, FS_F_REV_BYTES); break;
     case IE_REV_TOS: U(UINT8_MAX, rev_tos, FS_F_REV_TOS); break;
     case IE_REV_TCP_FLAGS: U(UINT8_MAX, rev_tcp_flags, FS_F_REV_TCP_FLAGS); break;
+    case IE_FLOW_ID: U(UINT64_MAX, flow_id, FS_F_FLOW_ID); break;
+    case KEY_UID:
+        if (get_uid(r, f->uid, why) != 0)
+            return -1;
+        bit = FS_F_UID;
+        break;
     default:
         if (key >= IE_MPLS_FIRST && key <= IE_MPLS_LAST) {
             unsigned i = (unsigned)(key - IE_MPLS_FIRST);
@@ -1121,6 +1158,697 @@ static int decode_stats(struct rd *r, struct fs_msg *m, char *err, size_t errlen
     return stats_walk(*r, n, m, &fill, err, errlen);
 }
 
+/* ------------------------------------------------------------------ */
+/* Events: "anomaly" and "summary" messages. */
+
+/* Body keys after the envelope. */
+#define ANOMALY_KEYS 10
+#define EVIDENCE_KEYS 12
+#define SUMMARY_KEYS 12
+
+struct fs_events_writer {
+    struct writer an, sum;
+};
+
+struct fs_events_writer *fs_events_writer_new(const char *sender)
+{
+    if (!sender_ok(sender))
+        return NULL;
+    struct fs_events_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    writer_start(&w->an, FS_MSG_ANOMALY, sender, ANOMALY_KEYS);
+    writer_start(&w->sum, FS_MSG_SUMMARY, sender, SUMMARY_KEYS);
+    if (writer_ready(&w->an) < 0 || writer_ready(&w->sum) < 0) {
+        fs_events_writer_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void fs_events_writer_free(struct fs_events_writer *w)
+{
+    if (!w)
+        return;
+    free(w->an.w.data);
+    free(w->sum.w.data);
+    free(w);
+}
+
+static void pack_key_u(msgpack_packer *pk, const char *key, uint64_t v)
+{
+    pack_cstr(pk, key);
+    msgpack_pack_uint64(pk, v);
+}
+
+static void pack_key_d(msgpack_packer *pk, const char *key, double v)
+{
+    pack_cstr(pk, key);
+    msgpack_pack_double(pk, v);
+}
+
+/* An address as a 4- or 16-byte bin; nil when unset. */
+static void pack_ip(msgpack_packer *pk, const fs_ip *ip)
+{
+    size_t n = ip->af == 4 ? 4 : ip->af == 6 ? 16 : 0;
+    if (n == 0) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, ip->b, n);
+}
+
+/* A string from a fixed array that may lack its terminator. */
+static void pack_strn(msgpack_packer *pk, const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+int fs_msg_anomaly(struct fs_events_writer *w, const struct fs_anomaly *a, const void **buf,
+                   size_t *len)
+{
+    const char *cls = fs_anomaly_class_name(a->cls), *sev = fs_severity_name(a->severity);
+    unsigned npeers = a->npeers < FS_ANOMALY_TOP ? a->npeers : FS_ANOMALY_TOP;
+    unsigned nports = a->nports < FS_ANOMALY_TOP ? a->nports : FS_ANOMALY_TOP;
+    unsigned nextra = a->nextra < FS_ANOMALY_EXTRA ? a->nextra : FS_ANOMALY_EXTRA;
+    msgpack_packer *pk = &w->an.pk;
+
+    if (!cls || !sev || (a->host.af != 4 && a->host.af != 6))
+        return -1;
+    writer_reset(&w->an);
+    pack_key_u(pk, "id", a->id);
+    pack_key_u(pk, "ts_ms", a->ts_ms);
+    pack_key_u(pk, "end_ms", a->end_ms);
+    pack_cstr(pk, "host");
+    pack_ip(pk, &a->host);
+    pack_cstr(pk, "peer");
+    pack_ip(pk, &a->peer);
+    pack_cstr(pk, "class");
+    pack_cstr(pk, cls);
+    pack_cstr(pk, "severity");
+    pack_cstr(pk, sev);
+    pack_key_d(pk, "score", a->score);
+    pack_key_d(pk, "z", a->z);
+    pack_cstr(pk, "evidence");
+    msgpack_pack_map(pk, EVIDENCE_KEYS);
+    pack_cstr(pk, "metric");
+    pack_strn(pk, a->metric, sizeof(a->metric));
+    pack_key_d(pk, "observed", a->observed);
+    pack_key_d(pk, "expected", a->expected);
+    pack_key_d(pk, "std", a->std);
+    pack_key_d(pk, "q1", a->q1);
+    pack_key_d(pk, "q3", a->q3);
+    pack_key_d(pk, "iqr_low", a->iqr_low);
+    pack_key_d(pk, "iqr_high", a->iqr_high);
+    pack_key_u(pk, "samples", a->samples);
+    pack_cstr(pk, "top_peers");
+    msgpack_pack_array(pk, npeers);
+    for (unsigned i = 0; i < npeers; i++) {
+        msgpack_pack_map(pk, 2);
+        pack_cstr(pk, "addr");
+        pack_ip(pk, &a->top_peers[i].addr);
+        pack_key_u(pk, "value", a->top_peers[i].value);
+    }
+    pack_cstr(pk, "top_ports");
+    msgpack_pack_array(pk, nports);
+    for (unsigned i = 0; i < nports; i++) {
+        msgpack_pack_map(pk, 3);
+        pack_key_u(pk, "port", a->top_ports[i].port);
+        pack_key_u(pk, "proto", a->top_ports[i].proto);
+        pack_key_u(pk, "value", a->top_ports[i].value);
+    }
+    pack_cstr(pk, "extras");
+    msgpack_pack_map(pk, nextra);
+    for (unsigned i = 0; i < nextra; i++) {
+        pack_strn(pk, a->extra[i].key, sizeof(a->extra[i].key));
+        msgpack_pack_double(pk, a->extra[i].value);
+    }
+    if (w->an.w.oom)
+        return -1;
+    writer_finish(&w->an, buf, len);
+    return 0;
+}
+
+static void pack_profile(msgpack_packer *pk, const struct fs_summary_profile *p)
+{
+    static const char *const names[FS_SUMMARY_NMETRICS][2] = {
+        { "bytes", "bytes_std" }, { "packets", "packets_std" }, { "flows", "flows_std" } };
+
+    msgpack_pack_map(pk, 1 + 2 * FS_SUMMARY_NMETRICS);
+    pack_key_u(pk, "samples", p->samples);
+    for (int m = 0; m < FS_SUMMARY_NMETRICS; m++) {
+        pack_key_d(pk, names[m][0], p->mean[m]);
+        pack_key_d(pk, names[m][1], p->std[m]);
+    }
+}
+
+int fs_msg_summary(struct fs_events_writer *w, const struct fs_summary *s, const void **buf,
+                   size_t *len)
+{
+    msgpack_packer *pk = &w->sum.pk;
+
+    if (s->ntalkers > FS_SUMMARY_MAX_LIST || s->nports > FS_SUMMARY_MAX_LIST ||
+        s->nprotos > FS_SUMMARY_MAX_LIST)
+        return -1;
+    writer_reset(&w->sum);
+    pack_key_u(pk, "ts_ms", s->ts_ms);
+    pack_key_u(pk, "end_ms", s->end_ms);
+    pack_key_u(pk, "bytes", s->bytes);
+    pack_key_u(pk, "packets", s->packets);
+    pack_key_u(pk, "flows", s->flows);
+    pack_key_u(pk, "hosts", s->hosts);
+    pack_key_u(pk, "anomalies", s->anomalies);
+    pack_cstr(pk, "hour_of_day");
+    msgpack_pack_array(pk, 24);
+    for (int i = 0; i < 24; i++)
+        pack_profile(pk, &s->hour_of_day[i]);
+    pack_cstr(pk, "day_of_week");
+    msgpack_pack_array(pk, 7);
+    for (int i = 0; i < 7; i++)
+        pack_profile(pk, &s->day_of_week[i]);
+    pack_cstr(pk, "talkers");
+    msgpack_pack_array(pk, s->ntalkers);
+    for (size_t i = 0; i < s->ntalkers; i++) {
+        const struct fs_summary_talker *t = &s->talkers[i];
+        msgpack_pack_map(pk, 6);
+        pack_cstr(pk, "addr");
+        pack_ip(pk, &t->addr);
+        pack_key_u(pk, "bytes_out", t->bytes_out);
+        pack_key_u(pk, "bytes_in", t->bytes_in);
+        pack_key_u(pk, "flows", t->flows);
+        pack_key_d(pk, "expected", t->expected);
+        pack_key_d(pk, "z", t->z);
+    }
+    pack_cstr(pk, "ports");
+    msgpack_pack_array(pk, s->nports);
+    for (size_t i = 0; i < s->nports; i++) {
+        msgpack_pack_map(pk, 4);
+        pack_key_u(pk, "proto", s->ports[i].proto);
+        pack_key_u(pk, "port", s->ports[i].port);
+        pack_key_u(pk, "flows", s->ports[i].flows);
+        pack_key_u(pk, "bytes", s->ports[i].bytes);
+    }
+    pack_cstr(pk, "protocols");
+    msgpack_pack_array(pk, s->nprotos);
+    for (size_t i = 0; i < s->nprotos; i++) {
+        msgpack_pack_map(pk, 4);
+        pack_key_u(pk, "proto", s->protos[i].proto);
+        pack_key_u(pk, "flows", s->protos[i].flows);
+        pack_key_u(pk, "packets", s->protos[i].packets);
+        pack_key_u(pk, "bytes", s->protos[i].bytes);
+    }
+    if (w->sum.w.oom)
+        return -1;
+    writer_finish(&w->sum, buf, len);
+    return 0;
+}
+
+/* A number written as a float or an integer. */
+static int rd_double(struct rd *r, double *v)
+{
+    if (rd_left(r) < 1)
+        return RD_TRUNC;
+    uint8_t c = *r->p;
+    if (c == 0xcb || c == 0xca) {
+        size_t n = c == 0xcb ? 8 : 4;
+        if (rd_left(r) < 1 + n)
+            return RD_TRUNC;
+        uint64_t bits = be(r->p + 1, n);
+        if (n == 8) {
+            memcpy(v, &bits, 8);
+        } else {
+            uint32_t b32 = (uint32_t)bits;
+            float f;
+            memcpy(&f, &b32, 4);
+            *v = f;
+        }
+        r->p += 1 + n;
+        return RD_OK;
+    }
+    uint64_t u;
+    bool neg;
+    int e = rd_int(r, &u, &neg);
+    if (e == RD_OK)
+        *v = neg ? (double)(int64_t)u : (double)u;
+    return e;
+}
+
+/* An address: bin of 4 or 16 bytes; nil (unset) when `nil_ok`. */
+static int rd_ip(struct rd *r, fs_ip *ip, bool nil_ok)
+{
+    const uint8_t *b;
+    size_t n;
+
+    memset(ip, 0, sizeof(*ip));
+    if (nil_ok && rd_left(r) && *r->p == 0xc0) {
+        r->p++;
+        return RD_OK;
+    }
+    if (rd_bytes(r, false, &b, &n) != RD_OK || (n != 4 && n != 16))
+        return RD_TYPE;
+    ip->af = n == 4 ? 4 : 6;
+    memcpy(ip->b, b, n);
+    return RD_OK;
+}
+
+/* A string into a fixed array (NUL-terminated); refused when too long. */
+static int rd_str_into(struct rd *r, char *out, size_t cap)
+{
+    const uint8_t *s;
+    size_t n;
+    if (rd_bytes(r, true, &s, &n) != RD_OK || n >= cap || memchr(s, 0, n))
+        return RD_TYPE;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return RD_OK;
+}
+
+/* Finds `key` in names[0..n); n when absent. Refuses a second occurrence
+ * of a known key (bit in *seen). */
+static int key_index(const uint8_t *key, size_t klen, const char *const *names, int n,
+                     uint64_t *seen, bool *dup)
+{
+    *dup = false;
+    for (int i = 0; i < n; i++) {
+        if (str_is(key, klen, names[i])) {
+            *dup = (*seen >> i) & 1;
+            *seen |= UINT64_C(1) << i;
+            return i;
+        }
+    }
+    return n;
+}
+
+/* Reads one string key of a map; NULL (value to skip) when it is not one. */
+static const uint8_t *rd_key(struct rd *r, size_t *klen)
+{
+    const uint8_t *k;
+    if (rd_bytes(r, true, &k, klen) != RD_OK) {
+        rd_skip(r);
+        return NULL;
+    }
+    return k;
+}
+
+enum { EV_METRIC, EV_OBSERVED, EV_EXPECTED, EV_STD, EV_Q1, EV_Q3, EV_IQR_LOW, EV_IQR_HIGH,
+       EV_SAMPLES, EV_PEERS, EV_PORTS, EV_EXTRAS, EV_COUNT };
+static const char *const evidence_keys[EV_COUNT] = {
+    "metric", "observed", "expected", "std", "q1", "q3", "iqr_low", "iqr_high", "samples",
+    "top_peers", "top_ports", "extras" };
+
+static int decode_top_list(struct rd *r, struct fs_anomaly *a, bool peers, char *err,
+                           size_t errlen)
+{
+    const char *what = peers ? "top_peers" : "top_ports";
+    uint32_t n;
+
+    if (rd_array(r, &n) != RD_OK)
+        return fail(err, errlen, "evidence: \"%s\" is %s, not an array", what, rd_type_name(r));
+    if (n > FS_ANOMALY_TOP)
+        return fail(err, errlen, "evidence: %u %s, more than %d", n, what, FS_ANOMALY_TOP);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t keys;
+        uint64_t v = 0;
+        if (rd_map(r, &keys) != RD_OK)
+            return fail(err, errlen, "evidence: %s %u is %s, not a map", what, i,
+                        rd_type_name(r));
+        for (uint32_t k = 0; k < keys; k++) {
+            size_t klen;
+            const uint8_t *key = rd_key(r, &klen);
+            int e = RD_OK;
+            if (peers && str_is(key, klen, "addr")) {
+                e = rd_ip(r, &a->top_peers[i].addr, false);
+            } else if (str_is(key, klen, "value")) {
+                e = rd_uint(r, &v);
+                if (peers)
+                    a->top_peers[i].value = v;
+                else
+                    a->top_ports[i].value = v;
+            } else if (!peers && str_is(key, klen, "port")) {
+                if ((e = rd_uint(r, &v)) == RD_OK && v > UINT16_MAX)
+                    e = RD_TYPE;
+                a->top_ports[i].port = (uint16_t)v;
+            } else if (!peers && str_is(key, klen, "proto")) {
+                if ((e = rd_uint(r, &v)) == RD_OK && v > UINT8_MAX)
+                    e = RD_TYPE;
+                a->top_ports[i].proto = (uint8_t)v;
+            } else if (key) {
+                e = rd_skip(r);
+            }
+            if (e != RD_OK)
+                return fail(err, errlen, "evidence: %s %u: bad \"%.*s\"", what, i,
+                            key ? (int)(klen < 32 ? klen : 32) : 1, key ? (const char *)key : "?");
+        }
+    }
+    if (peers)
+        a->npeers = (uint8_t)n;
+    else
+        a->nports = (uint8_t)n;
+    return 0;
+}
+
+static int decode_evidence(struct rd *r, struct fs_anomaly *a, char *err, size_t errlen)
+{
+    uint32_t n;
+    uint64_t seen = 0;
+    double *dst[EV_COUNT] = { NULL, &a->observed, &a->expected, &a->std, &a->q1, &a->q3,
+                              &a->iqr_low, &a->iqr_high };
+
+    if (rd_map(r, &n) != RD_OK)
+        return fail(err, errlen, "\"evidence\" is %s, not a map", rd_type_name(r));
+    for (uint32_t i = 0; i < n; i++) {
+        size_t klen;
+        bool dup;
+        const uint8_t *key = rd_key(r, &klen);
+        if (!key)
+            continue;
+        int k = key_index(key, klen, evidence_keys, EV_COUNT, &seen, &dup);
+        if (dup)
+            return fail(err, errlen, "evidence: duplicate key \"%s\"", evidence_keys[k]);
+        int e = RD_OK;
+        uint64_t v;
+        switch (k) {
+        case EV_METRIC:
+            e = rd_str_into(r, a->metric, sizeof(a->metric));
+            break;
+        case EV_SAMPLES:
+            if ((e = rd_uint(r, &v)) == RD_OK && v > UINT32_MAX)
+                e = RD_TYPE;
+            a->samples = (uint32_t)v;
+            break;
+        case EV_PEERS:
+        case EV_PORTS:
+            if (decode_top_list(r, a, k == EV_PEERS, err, errlen) != 0)
+                return -1;
+            break;
+        case EV_EXTRAS: {
+            uint32_t ne;
+            if (rd_map(r, &ne) != RD_OK)
+                return fail(err, errlen, "evidence: \"extras\" is %s, not a map",
+                            rd_type_name(r));
+            if (ne > FS_ANOMALY_EXTRA)
+                return fail(err, errlen, "evidence: %u extras, more than %d", ne,
+                            FS_ANOMALY_EXTRA);
+            for (uint32_t j = 0; j < ne && e == RD_OK; j++) {
+                e = rd_str_into(r, a->extra[j].key, sizeof(a->extra[j].key));
+                if (e == RD_OK)
+                    e = rd_double(r, &a->extra[j].value);
+            }
+            if (e != RD_OK)
+                return fail(err, errlen, "evidence: extra key longer than %zu bytes or "
+                            "value not a number", sizeof(a->extra[0].key) - 1);
+            a->nextra = (uint8_t)ne;
+            break;
+        }
+        case EV_COUNT:
+            e = rd_skip(r);
+            break;
+        default:
+            e = rd_double(r, dst[k]);
+            break;
+        }
+        if (e != RD_OK)
+            return fail(err, errlen, "evidence: \"%s\" is %s", evidence_keys[k],
+                        k == EV_METRIC ? "not a string of at most 31 bytes" : "not a number");
+    }
+    return 0;
+}
+
+enum { AN_ID, AN_TS, AN_END, AN_HOST, AN_PEER, AN_CLASS, AN_SEV, AN_SCORE, AN_Z,
+       AN_EVIDENCE, AN_COUNT };
+static const char *const anomaly_keys[AN_COUNT] = {
+    "id", "ts_ms", "end_ms", "host", "peer", "class", "severity", "score", "z", "evidence" };
+
+static int decode_anomaly(const uint8_t *buf, size_t len, struct fs_msg *m, char *err,
+                          size_t errlen)
+{
+    struct rd r = { buf, buf + len };
+    uint32_t n;
+    uint64_t seen = 0;
+    struct fs_anomaly *a = calloc(1, sizeof(*a));
+
+    if (!a)
+        return fail(err, errlen, "out of memory for an anomaly");
+    m->mem = a;
+    rd_map(&r, &n); /* checked by the caller */
+    for (uint32_t i = 0; i < n; i++) {
+        size_t klen;
+        bool dup;
+        const uint8_t *key = rd_key(&r, &klen);
+        if (!key)
+            continue;
+        int k = key_index(key, klen, anomaly_keys, AN_COUNT, &seen, &dup);
+        if (dup)
+            return fail(err, errlen, "duplicate key \"%s\"", anomaly_keys[k]);
+        int e = RD_OK;
+        char name[32];
+        switch (k) {
+        case AN_ID: e = rd_uint(&r, &a->id); break;
+        case AN_TS: e = rd_uint(&r, &a->ts_ms); break;
+        case AN_END: e = rd_uint(&r, &a->end_ms); break;
+        case AN_HOST: e = rd_ip(&r, &a->host, false); break;
+        case AN_PEER: e = rd_ip(&r, &a->peer, true); break;
+        case AN_CLASS:
+            if ((e = rd_str_into(&r, name, sizeof(name))) == RD_OK &&
+                fs_anomaly_class_parse(name, &a->cls) != 0)
+                return fail(err, errlen, "unknown anomaly class \"%s\"", name);
+            break;
+        case AN_SEV:
+            e = rd_str_into(&r, name, sizeof(name));
+            if (e == RD_OK) {
+                int s;
+                for (s = FS_SEV_LOW; s <= FS_SEV_CRITICAL; s++)
+                    if (strcmp(name, fs_severity_name((enum fs_severity)s)) == 0)
+                        break;
+                if (s > FS_SEV_CRITICAL)
+                    return fail(err, errlen, "unknown severity \"%s\"", name);
+                a->severity = (enum fs_severity)s;
+            }
+            break;
+        case AN_SCORE: e = rd_double(&r, &a->score); break;
+        case AN_Z: e = rd_double(&r, &a->z); break;
+        case AN_EVIDENCE:
+            if (decode_evidence(&r, a, err, errlen) != 0)
+                return -1;
+            break;
+        default: e = rd_skip(&r); break;
+        }
+        if (e != RD_OK)
+            return fail(err, errlen, "\"%s\" is %s", anomaly_keys[k],
+                        k == AN_HOST || k == AN_PEER ? "not a 4- or 16-byte bin"
+                        : k == AN_CLASS || k == AN_SEV ? "not a short string"
+                        : k == AN_SCORE || k == AN_Z ? "not a number"
+                        : "not an unsigned integer");
+    }
+    for (int k = 0; k < AN_COUNT; k++)
+        if (k != AN_PEER && k != AN_EVIDENCE && !((seen >> k) & 1))
+            return fail(err, errlen, "missing \"%s\"", anomaly_keys[k]);
+    m->anomaly = a;
+    return 0;
+}
+
+enum { SU_TS, SU_END, SU_BYTES, SU_PACKETS, SU_FLOWS, SU_HOSTS, SU_ANOMALIES, SU_HOD, SU_DOW,
+       SU_TALKERS, SU_PORTS, SU_PROTOS, SU_COUNT };
+static const char *const summary_keys[SU_COUNT] = {
+    "ts_ms", "end_ms", "bytes", "packets", "flows", "hosts", "anomalies", "hour_of_day",
+    "day_of_week", "talkers", "ports", "protocols" };
+
+static int decode_profiles(struct rd *r, struct fs_summary_profile *p, uint32_t want,
+                           const char *what, char *err, size_t errlen)
+{
+    static const char *const names[1 + 2 * FS_SUMMARY_NMETRICS] = {
+        "samples", "bytes", "bytes_std", "packets", "packets_std", "flows", "flows_std" };
+    uint32_t n;
+
+    if (rd_array(r, &n) != RD_OK || n != want)
+        return fail(err, errlen, "\"%s\" is not an array of %u maps", what, want);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t keys;
+        if (rd_map(r, &keys) != RD_OK)
+            return fail(err, errlen, "%s %u is %s, not a map", what, i, rd_type_name(r));
+        for (uint32_t k = 0; k < keys; k++) {
+            size_t klen;
+            const uint8_t *key = rd_key(r, &klen);
+            int j, e = RD_OK;
+            for (j = 0; j < 1 + 2 * FS_SUMMARY_NMETRICS; j++)
+                if (str_is(key, klen, names[j]))
+                    break;
+            if (j == 0) {
+                uint64_t v;
+                if ((e = rd_uint(r, &v)) == RD_OK && v > UINT32_MAX)
+                    e = RD_TYPE;
+                p[i].samples = (uint32_t)v;
+            } else if (j < 1 + 2 * FS_SUMMARY_NMETRICS) {
+                e = rd_double(r, (j - 1) % 2 ? &p[i].std[(j - 1) / 2] : &p[i].mean[(j - 1) / 2]);
+            } else if (key) {
+                e = rd_skip(r);
+            }
+            if (e != RD_OK)
+                return fail(err, errlen, "%s %u: \"%s\" is not a number", what, i,
+                            j < 1 + 2 * FS_SUMMARY_NMETRICS ? names[j] : "?");
+        }
+    }
+    return 0;
+}
+
+/* A list of maps whose values are unsigned integers (and, for talkers, an
+ * address and two numbers), each key landing in the element by `field`. */
+static int decode_summary_list(struct rd *r, struct fs_summary *s, int which, char *err,
+                               size_t errlen)
+{
+    uint32_t n;
+    const char *what = summary_keys[which];
+
+    if (rd_array(r, &n) != RD_OK)
+        return fail(err, errlen, "\"%s\" is %s, not an array", what, rd_type_name(r));
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t keys;
+        if (rd_map(r, &keys) != RD_OK)
+            return fail(err, errlen, "%s %u is %s, not a map", what, i, rd_type_name(r));
+        for (uint32_t k = 0; k < keys; k++) {
+            size_t klen;
+            const uint8_t *key = rd_key(r, &klen);
+            uint64_t v = 0, *u = NULL, max = UINT64_MAX;
+            double *d = NULL;
+            int e = RD_OK;
+            if (!key)
+                continue;
+            if (which == SU_TALKERS) {
+                struct fs_summary_talker *t = &s->talkers[i];
+                if (str_is(key, klen, "addr")) {
+                    if (rd_ip(r, &t->addr, false) != RD_OK)
+                        return fail(err, errlen, "talker %u: \"addr\" is not a 4- or 16-byte bin", i);
+                    continue;
+                }
+                u = str_is(key, klen, "bytes_out") ? &t->bytes_out
+                    : str_is(key, klen, "bytes_in") ? &t->bytes_in
+                    : str_is(key, klen, "flows") ? &t->flows : NULL;
+                d = str_is(key, klen, "expected") ? &t->expected
+                    : str_is(key, klen, "z") ? &t->z : NULL;
+            } else if (which == SU_PORTS) {
+                struct fs_summary_port *p = &s->ports[i];
+                u = str_is(key, klen, "flows") ? &p->flows
+                    : str_is(key, klen, "bytes") ? &p->bytes : NULL;
+                if (str_is(key, klen, "proto") || str_is(key, klen, "port")) {
+                    u = &v;
+                    max = key[1] == 'r' && klen == 5 ? UINT8_MAX : UINT16_MAX;
+                }
+            } else {
+                struct fs_summary_proto *p = &s->protos[i];
+                u = str_is(key, klen, "flows") ? &p->flows
+                    : str_is(key, klen, "packets") ? &p->packets
+                    : str_is(key, klen, "bytes") ? &p->bytes : NULL;
+                if (str_is(key, klen, "proto")) {
+                    u = &v;
+                    max = UINT8_MAX;
+                }
+            }
+            if (u)
+                e = rd_uint(r, u) != RD_OK || *u > max ? RD_TYPE : RD_OK;
+            else if (d)
+                e = rd_double(r, d);
+            else
+                e = rd_skip(r);
+            if (e != RD_OK)
+                return fail(err, errlen, "%s %u: \"%.*s\" is %s", what, i,
+                            (int)(klen < 32 ? klen : 32), (const char *)key,
+                            d ? "not a number" : "not an unsigned integer in range");
+            if (u == &v && which == SU_PORTS) {
+                if (str_is(key, klen, "proto"))
+                    s->ports[i].proto = (uint8_t)v;
+                else
+                    s->ports[i].port = (uint16_t)v;
+            } else if (u == &v) {
+                s->protos[i].proto = (uint8_t)v;
+            }
+        }
+    }
+    return 0;
+}
+
+static int decode_summary(const uint8_t *buf, size_t len, struct fs_msg *m, char *err,
+                          size_t errlen)
+{
+    struct rd r = { buf, buf + len };
+    uint32_t n, counts[3] = { 0, 0, 0 };
+    uint64_t seen = 0;
+
+    /* First pass: the list lengths, for one allocation. Every count was
+     * checked against the bytes left when the message was walked. */
+    rd_map(&r, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        size_t klen;
+        bool dup;
+        const uint8_t *key = rd_key(&r, &klen);
+        if (!key)
+            continue;
+        int k = key_index(key, klen, summary_keys, SU_COUNT, &seen, &dup);
+        if (dup)
+            return fail(err, errlen, "duplicate key \"%s\"", summary_keys[k]);
+        if (k >= SU_TALKERS && k <= SU_PROTOS) {
+            struct rd peek = r;
+            if (rd_array(&peek, &counts[k - SU_TALKERS]) != RD_OK)
+                return fail(err, errlen, "\"%s\" is %s, not an array", summary_keys[k],
+                            rd_type_name(&peek));
+            if (counts[k - SU_TALKERS] > FS_SUMMARY_MAX_LIST)
+                return fail(err, errlen, "%u %s exceed the limit of %d", counts[k - SU_TALKERS],
+                            summary_keys[k], FS_SUMMARY_MAX_LIST);
+        }
+        rd_skip(&r);
+    }
+    if (!((seen >> SU_TS) & 1) || !((seen >> SU_END) & 1))
+        return fail(err, errlen, "missing \"%s\"", (seen >> SU_TS) & 1 ? "end_ms" : "ts_ms");
+
+    size_t size = sizeof(struct fs_summary) + counts[0] * sizeof(struct fs_summary_talker) +
+                  counts[1] * sizeof(struct fs_summary_port) +
+                  counts[2] * sizeof(struct fs_summary_proto);
+    struct fs_summary *s = calloc(1, size);
+    if (!s)
+        return fail(err, errlen, "out of memory for a summary");
+    m->mem = s;
+    s->talkers = (struct fs_summary_talker *)(s + 1);
+    s->ports = (struct fs_summary_port *)(s->talkers + counts[0]);
+    s->protos = (struct fs_summary_proto *)(s->ports + counts[1]);
+    s->ntalkers = counts[0];
+    s->nports = counts[1];
+    s->nprotos = counts[2];
+
+    r.p = buf;
+    rd_map(&r, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        size_t klen;
+        const uint8_t *key = rd_key(&r, &klen);
+        int k = SU_COUNT, e = RD_OK;
+        if (!key)
+            continue;
+        for (k = 0; k < SU_COUNT; k++)
+            if (str_is(key, klen, summary_keys[k]))
+                break;
+        uint64_t *u[SU_HOD] = { &s->ts_ms, &s->end_ms, &s->bytes, &s->packets, &s->flows,
+                                &s->hosts, &s->anomalies };
+        if (k < SU_HOD) {
+            e = rd_uint(&r, u[k]);
+        } else if (k == SU_HOD || k == SU_DOW) {
+            if (decode_profiles(&r, k == SU_HOD ? s->hour_of_day : s->day_of_week,
+                                k == SU_HOD ? 24 : 7, summary_keys[k], err, errlen) != 0)
+                return -1;
+        } else if (k < SU_COUNT) {
+            if (decode_summary_list(&r, s, k, err, errlen) != 0)
+                return -1;
+        } else {
+            e = rd_skip(&r);
+        }
+        if (e != RD_OK)
+            return fail(err, errlen, "\"%s\" is %s, not an unsigned integer", summary_keys[k],
+                        rd_type_name(&r));
+    }
+    m->summary = s;
+    return 0;
+}
+
 /* Top-level keys this build knows. */
 enum { K_TYPE, K_V, K_SENDER, K_SEQ, K_FLOWS, K_TS, K_GROUPS, K_COUNT };
 static const char *const top_keys[K_COUNT] = {
@@ -1192,6 +1920,10 @@ static int decode(const uint8_t *buf, size_t len, struct fs_msg *m, char *err, s
         m->type = FS_MSG_FLOWS;
     else if (str_is(s, slen, "stats"))
         m->type = FS_MSG_STATS;
+    else if (str_is(s, slen, "anomaly"))
+        m->type = FS_MSG_ANOMALY;
+    else if (str_is(s, slen, "summary"))
+        m->type = FS_MSG_SUMMARY;
     else
         return fail(err, errlen, "unknown message type \"%.*s\"",
                     (int)(slen < 32 ? slen : 32), (const char *)s);
@@ -1218,6 +1950,10 @@ static int decode(const uint8_t *buf, size_t len, struct fs_msg *m, char *err, s
             return fail(err, errlen, "missing \"flows\"");
         return decode_flows(&at[K_FLOWS], m, err, errlen);
     }
+    if (m->type == FS_MSG_ANOMALY)
+        return decode_anomaly(buf, len, m, err, errlen);
+    if (m->type == FS_MSG_SUMMARY)
+        return decode_summary(buf, len, m, err, errlen);
     if (!at[K_TS].p)
         return fail(err, errlen, "missing \"ts_ms\"");
     if (rd_uint(&at[K_TS], &m->ts_ms) != RD_OK)
@@ -1246,6 +1982,8 @@ void fs_msg_free(struct fs_msg *m)
     m->nflows = 0;
     m->groups = NULL;
     m->ngroups = 0;
+    m->anomaly = NULL;
+    m->summary = NULL;
 }
 
 /* ------------------------------------------------------------------ */

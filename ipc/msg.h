@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "anomaly.h"
 #include "flow.h"
 
 /* The schema version this build writes and the only one it reads. */
@@ -32,10 +33,13 @@
 
 enum fs_msg_type {
     FS_MSG_FLOWS = 1, /* "flows": a batch of flow records */
-    FS_MSG_STATS      /* "stats": counters by group */
+    FS_MSG_STATS,     /* "stats": counters by group */
+    FS_MSG_ANOMALY,   /* "anomaly": one anomaly event (anomaly.h) */
+    FS_MSG_SUMMARY    /* "summary": the analyzer's baseline summary */
 };
 
-/* "flows", "stats"; NULL for an unknown value. Also the bus topic. */
+/* "flows", "stats", "anomaly", "summary"; NULL for an unknown value. Also the
+ * bus topic. */
 const char *fs_msg_type_name(enum fs_msg_type type);
 
 /* Writes "<program>@<hostname>" into `out`, the default sender id.
@@ -106,6 +110,72 @@ int fs_stats_add(struct fs_stats *s, const char *counter, uint64_t value);
 int fs_stats_finish(struct fs_stats *s, const void **buf, size_t *len);
 
 /*
+ * Baseline summary: what the analyzer knows about the network, sent when an
+ * interval of event time closes, for the reporter's JSON report. Totals,
+ * talkers, ports and protocols are about the period [ts_ms, end_ms); the
+ * profiles are the long-run baselines.
+ */
+#define FS_SUMMARY_MAX_LIST 4096 /* talkers, ports, protocols: at most each */
+
+enum { FS_SUMMARY_BYTES = 0, FS_SUMMARY_PACKETS, FS_SUMMARY_FLOWS, FS_SUMMARY_NMETRICS };
+
+/* One slot of a network profile: the hourly (or daily) totals seen in it. */
+struct fs_summary_profile {
+    uint32_t samples;                    /* hours (days) in the baseline */
+    double mean[FS_SUMMARY_NMETRICS];
+    double std[FS_SUMMARY_NMETRICS];
+};
+
+struct fs_summary_talker {
+    fs_ip addr;
+    uint64_t bytes_out, bytes_in, flows;
+    double expected;  /* bytes the host's own baseline expects over the period */
+    double z;         /* (observed - expected) / baseline std over the period */
+};
+
+struct fs_summary_port {
+    uint8_t proto;
+    uint16_t port;
+    uint64_t flows, bytes;
+};
+
+struct fs_summary_proto {
+    uint8_t proto;
+    uint64_t flows, packets, bytes;
+};
+
+struct fs_summary {
+    uint64_t ts_ms, end_ms;              /* the period */
+    uint64_t bytes, packets, flows;      /* network totals over the period */
+    uint64_t hosts;                      /* internal hosts tracked */
+    uint64_t anomalies;                  /* delivered during the period */
+    struct fs_summary_profile hour_of_day[24];
+    struct fs_summary_profile day_of_week[7]; /* 0 = Monday */
+    struct fs_summary_talker *talkers;   /* heaviest first */
+    size_t ntalkers;
+    struct fs_summary_port *ports;       /* by flows, heaviest first */
+    size_t nports;
+    struct fs_summary_proto *protos;     /* by bytes, heaviest first */
+    size_t nprotos;
+};
+
+/*
+ * Events writer: "anomaly" and "summary" messages, each type with its own
+ * sequence numbers. Same buffer rules as the batch writer: the message
+ * returned stays valid until the next call on the writer.
+ */
+struct fs_events_writer;
+
+struct fs_events_writer *fs_events_writer_new(const char *sender);
+void fs_events_writer_free(struct fs_events_writer *w);
+
+/* Return 0, or -1 when out of memory or a list exceeds FS_SUMMARY_MAX_LIST. */
+int fs_msg_anomaly(struct fs_events_writer *w, const struct fs_anomaly *a,
+                   const void **buf, size_t *len);
+int fs_msg_summary(struct fs_events_writer *w, const struct fs_summary *s,
+                   const void **buf, size_t *len);
+
+/*
  * Decoding.
  */
 struct fs_stats_counter {
@@ -133,7 +203,13 @@ struct fs_msg {
     struct fs_stats_group *groups;
     size_t ngroups;
 
-    void *mem; /* owns flows, groups and their strings */
+    /* FS_MSG_ANOMALY */
+    struct fs_anomaly *anomaly;
+
+    /* FS_MSG_SUMMARY: the lists point into `mem` */
+    struct fs_summary *summary;
+
+    void *mem; /* owns flows, groups, the anomaly, the summary and their strings */
 };
 
 /*

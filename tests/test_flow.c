@@ -49,6 +49,7 @@ static const char *const key_order[] = {
     "src_mac", "dst_mac", "mpls_labels", "direction", "fwd_status", "icmp_type",
     "icmp_code", "post_src_addr", "post_dst_addr", "post_src_port", "post_dst_port",
     "ip_version", "rev_packets", "rev_bytes", "rev_tos", "rev_tcp_flags", "time_clamped",
+    "flow_id", "uid",
 };
 #define NKEYS (sizeof(key_order) / sizeof(key_order[0]))
 
@@ -114,6 +115,8 @@ Test(flow_json, every_field)
     expect_int(j, "rev_tos", 32);
     expect_int(j, "rev_tcp_flags", 18);
     cr_expect(json_is_true(json_object_get(j, "time_clamped")));
+    expect_int(j, "flow_id", 1234567890123456);
+    expect_str(j, "uid", "CHhAvVGS1DHFjwGM9");
     json_decref(j);
 
     /* Keys appear in the documented order. */

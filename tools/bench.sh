@@ -18,7 +18,9 @@
 # The search: one trial at the sender's full speed; if nothing is lost, the
 # result is that rate (bounded by the sender, marked ">="); otherwise a
 # bisection between a guess from what got through and the full speed, where
-# a lossy trial is run once more before it counts as lossy. Every
+# a trial that loses under 2% is run once more before it counts as lossy.
+# Trials wait for the machine to be otherwise idle (a minute at most in all).
+# Every
 # receiver gets the same socket receive buffer (BENCH_RCVBUF, default the
 # kernel's rmem_max, which is all nfcapd and nfacctd can ask for).
 #
@@ -127,9 +129,13 @@ elif ! cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/cmake.lo
     log "bench: build failed"
     exit 1
 fi
-COLLECTOR=$ROOT/$BUILD/flowsentry-collector
-FLOWSEND=$ROOT/$BUILD/fs-flowsend
-FLOWSUB=$ROOT/$BUILD/fs-flowsub
+case $BUILD in
+/*) BIN=$BUILD ;;
+*) BIN=$ROOT/$BUILD ;;
+esac
+COLLECTOR=$BIN/flowsentry-collector
+FLOWSEND=$BIN/fs-flowsend
+FLOWSUB=$BIN/fs-flowsub
 
 echo "flowsentry benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(uname -sr)"
@@ -138,7 +144,7 @@ echo
 # --- 1. decode on one core --------------------------------------------------
 if [ "${BENCH_DECODE:-yes}" != no ]; then
     echo "== decode, one core, in-memory datagrams (best of 3 one-second runs)"
-    "$ROOT/$BUILD/fs-benchdecode" --cpu 0 || log "bench: fs-benchdecode reported a failure"
+    "$BIN/fs-benchdecode" --cpu 0 || log "bench: fs-benchdecode reported a failure"
     echo
 fi
 
@@ -199,7 +205,7 @@ nfacctd_ip: 127.0.0.1
 nfacctd_port: $PORT
 nfacctd_pipe_size: $RCVBUF
 plugin_pipe_size: 268435456
-plugin_buffer_size: 262144
+plugin_buffer_size: 10240
 plugins: print[p]
 aggregate[p]: proto, flows
 print_output[p]: csv
@@ -226,7 +232,7 @@ EOF
 # Before a trial, waits for the machine to be idle (other work running
 # beside a trial only ever costs the receiver flows), at most WAIT_BUDGET
 # seconds over the whole run so that the run stays bounded.
-WAIT_BUDGET=120
+WAIT_BUDGET=60
 wait_quiet() {
     while [ "$(busy 0.5)" -gt 10 ]; do
         if [ "$WAIT_BUDGET" -le 0 ]; then
@@ -238,12 +244,14 @@ wait_quiet() {
     done
 }
 
-# attempt TARGET FORMAT RATE: a trial, run again once when it loses flows.
-# Anything else waking up on a 2-CPU box costs the receiver flows, and
-# outside interference only ever loses flows, so one clean run out of two
-# stands; a receiver that really cannot keep up loses both.
+# attempt TARGET FORMAT RATE: a trial, run again once when it loses a few
+# flows (at most 2%). Anything else waking up on a 2-CPU box costs the
+# receiver flows, and outside interference only ever loses flows, so one
+# clean run out of two stands; a receiver that cannot keep up loses both.
 attempt() {
-    trial "$@" || trial "$@"
+    trial "$@" && return 0
+    [ $((RECEIVED * 50)) -ge $((SENT * 49)) ] || return 1
+    trial "$@"
 }
 
 # --- 3. the search ----------------------------------------------------------
@@ -261,10 +269,17 @@ search() {
     # First guess: a little under what got through at full speed.
     guess=$(awk -v r="$RECEIVED" -v t="$TRIAL" -v h="$hi" 'BEGIN { g = 0.9 * r / t; if (g > 0.9 * h) g = 0.9 * h; if (g < h / 50) g = h / 50; printf "%.0f", g }')
     if attempt "$target" "$fmt" "$guess"; then lo=$guess BEST=$SENT_RATE; else hi=$guess; fi
+    # lo and hi are rates asked for; BEST is the best rate a lossless trial
+    # reached (near the top the sender may fall a little short of asked)
     s=1
     while [ $s -lt "$STEPS" ]; do
         mid=$(awk -v a="$lo" -v b="$hi" 'BEGIN { printf "%.0f", (a + b) / 2 }')
-        if attempt "$target" "$fmt" "$mid"; then lo=$mid BEST=$SENT_RATE; else hi=$mid; fi
+        if attempt "$target" "$fmt" "$mid"; then
+            lo=$mid
+            BEST=$(awk -v a="$BEST" -v b="$SENT_RATE" 'BEGIN { print (b > a) ? b : a }')
+        else
+            hi=$mid
+        fi
         s=$((s + 1))
     done
 }

@@ -75,4 +75,6 @@ void flowfix_full(struct fs_flow *f)
     f->rev_bytes = 3400;
     f->rev_tos = 0x20;
     f->rev_tcp_flags = 0x12;
+    f->flow_id = 1234567890123456ull;
+    strcpy(f->uid, "CHhAvVGS1DHFjwGM9");
 }

@@ -8,7 +8,8 @@
  * heavy-tailed, and each direction of a conversation is its own flow, as
  * routers export them. Templates follow common router layouts: Cisco-style
  * v9 with 32-bit counters and uptime-relative times, IPFIX with 64-bit
- * counters and absolute millisecond times.
+ * counters and absolute millisecond times. The datagrams themselves are
+ * made by the shared encoder, ipc/exportenc.c.
  */
 #include <errno.h>
 #include <math.h>
@@ -16,17 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportenc.h"
 #include "flowgen.h"
-
-#define V5_HEADER 24
-#define V5_RECORD 48
-#define V9_HEADER 20
-#define IPFIX_HEADER 16
-#define SET_HEADER 4
-
-#define TPL_V4 256
-#define TPL_V6 257
-#define TPL_SAMPLING 258
 
 #define AS_TRANS 23456          /* RFC 6793: stands for a 4-byte AS in 2 bytes */
 #define ACTIVE_TIMEOUT_MS 60000
@@ -38,28 +30,10 @@
 #define INTERNAL_HOSTS_PER_SUBNET 250
 #define EXTERNAL_SERVERS 20000
 
-/* One field of a template: an IANA element id and its encoded length. */
-struct tpl_field {
-    uint16_t ie, len;
-};
-
-#define TPL_MAX_FIELDS 20
-
-struct tpl {
-    uint16_t id;
-    uint16_t nfields;
-    uint16_t record_len;
-    struct tpl_field f[TPL_MAX_FIELDS];
-};
-
 struct fs_gen {
     struct fs_gen_config cfg;
     uint64_t rng[4];
-    uint64_t boot_ms;
-    uint32_t seq;
-    uint64_t datagrams;
-    uint64_t flows;
-    struct tpl tpl[2];          /* [0] IPv4, [1] IPv6; v9 and IPFIX only */
+    struct fs_export *enc;      /* the datagrams: sequence, templates, uptime */
     struct fs_flow *pending;    /* generated, not yet encoded (fs_gen_next) */
     size_t npending;
     size_t max_fit;             /* most flows one datagram can hold */
@@ -342,323 +316,22 @@ void fs_gen_flow(struct fs_gen *g, uint64_t now_ms, struct fs_flow *f)
         FS_FLOW_SET(f, carried[i]);
 }
 
-/* Big-endian writers. */
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-/* Writes `v` in `len` bytes (1..8), saturating like an exporter's counter. */
-static void put_uint(uint8_t *p, uint16_t len, uint64_t v)
-{
-    if (len < 8 && v >> (8 * len))
-        v = (UINT64_C(1) << (8 * len)) - 1;
-    for (int i = len - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static void put_addr(uint8_t *p, uint16_t len, const fs_ip *ip)
-{
-    if ((len == 4 && ip->af == 4) || (len == 16 && ip->af == 6))
-        memcpy(p, ip->b, len);
-    else
-        memset(p, 0, len);
-}
-
-/* Builds the data templates: same fields for both address families, in the
- * order routers commonly use, with the format's counter and time fields. */
-static void tpl_build(struct tpl *t, uint16_t id, bool v6, bool ipfix)
-{
-    uint16_t alen = v6 ? 16 : 4, cnt = ipfix ? 8 : 4;
-    const struct tpl_field fields[] = {
-        {v6 ? 27 : 8, alen}, {v6 ? 28 : 12, alen}, {v6 ? 62 : 15, alen},
-        {7, 2}, {11, 2}, {4, 1}, {5, 1}, {6, (uint16_t)(ipfix ? 2 : 1)},
-        {10, 4}, {14, 4}, {2, cnt}, {1, cnt},
-        {ipfix ? 152 : 22, cnt}, {ipfix ? 153 : 21, cnt},
-        {16, 4}, {17, 4}, {v6 ? 29 : 9, 1}, {v6 ? 30 : 13, 1},
-    };
-    t->id = id;
-    t->nfields = (uint16_t)NELEM(fields);
-    t->record_len = 0;
-    for (size_t i = 0; i < NELEM(fields); i++) {
-        t->f[i] = fields[i];
-        t->record_len = (uint16_t)(t->record_len + fields[i].len);
-    }
-}
-
-static uint64_t field_value(const struct fs_gen *g, const struct fs_flow *f, uint16_t ie)
-{
-    switch (ie) {
-    case 1: return f->bytes;
-    case 2: return f->packets;
-    case 4: return f->proto;
-    case 5: return f->tos;
-    case 6: return f->tcp_flags;
-    case 7: return f->src_port;
-    case 9: case 29: return f->src_mask;
-    case 10: return f->in_if;
-    case 11: return f->dst_port;
-    case 13: case 30: return f->dst_mask;
-    case 14: return f->out_if;
-    case 16: return f->src_as;
-    case 17: return f->dst_as;
-    case 21: return (uint32_t)(f->end_ms - g->boot_ms);
-    case 22: return (uint32_t)(f->start_ms - g->boot_ms);
-    case 152: return f->start_ms;
-    case 153: return f->end_ms;
-    default: return 0;
-    }
-}
-
-static void put_record(const struct fs_gen *g, const struct tpl *t,
-                       const struct fs_flow *f, uint8_t *p)
-{
-    for (uint16_t i = 0; i < t->nfields; i++) {
-        const struct tpl_field *fd = &t->f[i];
-        switch (fd->ie) {
-        case 8: case 27: put_addr(p, fd->len, &f->src_addr); break;
-        case 12: case 28: put_addr(p, fd->len, &f->dst_addr); break;
-        case 15: case 62: put_addr(p, fd->len, &f->next_hop); break;
-        default: put_uint(p, fd->len, field_value(g, f, fd->ie)); break;
-        }
-        p += fd->len;
-    }
-}
-
-static bool is_ipfix(const struct fs_gen *g)
-{
-    return g->cfg.version == 10;
-}
-
-/* v9 sets are padded to 4 bytes (RFC 3954 asks for it); IPFIX ones are not
- * (RFC 7011 leaves it optional), so decoders meet both. */
-static size_t set_pad(const struct fs_gen *g, size_t len)
-{
-    return is_ipfix(g) ? 0 : (4 - len % 4) % 4;
-}
-
-/* Closes a set that started at `set` and ends at `end`; returns the end
- * after padding. */
-static uint8_t *set_close(const struct fs_gen *g, uint8_t *set, uint8_t *end)
-{
-    size_t pad = set_pad(g, (size_t)(end - set));
-    memset(end, 0, pad);
-    end += pad;
-    put16(set + 2, (uint16_t)(end - set));
-    return end;
-}
-
-/* The bytes the templates (and the sampling options) take in a datagram. */
-static size_t templates_len(const struct fs_gen *g)
-{
-    size_t n = SET_HEADER;
-    for (int i = 0; i < 2; i++)
-        n += 4 + 4u * g->tpl[i].nfields;
-    n += set_pad(g, n);
-    if (g->cfg.sampling_rate) {
-        size_t opt = SET_HEADER + 6 + 12, data = SET_HEADER + 9;
-        n += opt + set_pad(g, opt) + data + set_pad(g, data);
-    }
-    return n;
-}
-
-/* Writes the template set and, with sampling, the options template and its
- * record (scope: the whole exporter in v9, the domain in IPFIX; samplingInterval
- * and samplingAlgorithm, IEs 34 and 35). Returns the records written. */
-static unsigned put_templates(const struct fs_gen *g, uint8_t **pp)
-{
-    uint8_t *set = *pp, *p = set + SET_HEADER;
-    unsigned records = 2;
-
-    put16(set, is_ipfix(g) ? 2 : 0);
-    for (int i = 0; i < 2; i++) {
-        const struct tpl *t = &g->tpl[i];
-        put16(p, t->id);
-        put16(p + 2, t->nfields);
-        p += 4;
-        for (uint16_t k = 0; k < t->nfields; k++, p += 4) {
-            put16(p, t->f[k].ie);
-            put16(p + 2, t->f[k].len);
-        }
-    }
-    p = set_close(g, set, p);
-
-    if (g->cfg.sampling_rate) {
-        set = p;
-        put16(set, is_ipfix(g) ? 3 : 1);
-        put16(set + 4, TPL_SAMPLING);
-        if (is_ipfix(g)) {
-            put16(set + 6, 3);  /* fields */
-            put16(set + 8, 1);  /* of which scope */
-            put16(set + 10, 149);
-        } else {
-            put16(set + 6, 4);  /* scope bytes */
-            put16(set + 8, 8);  /* option bytes */
-            put16(set + 10, 1); /* scope: System */
-        }
-        put16(set + 12, 4);
-        put16(set + 14, 34);
-        put16(set + 16, 4);
-        put16(set + 18, 35);
-        put16(set + 20, 1);
-        p = set_close(g, set, set + 22);
-
-        set = p;
-        put16(set, TPL_SAMPLING);
-        put32(set + 4, is_ipfix(g) ? g->cfg.domain : 0);
-        put32(set + 8, g->cfg.sampling_rate);
-        set[12] = 2; /* random 1-in-N */
-        p = set_close(g, set, set + 13);
-        records += 2;
-    }
-    *pp = p;
-    return records;
-}
-
-static int encode_v5(struct fs_gen *g, const struct fs_flow *flows, size_t n,
-                     uint64_t export_ms, uint8_t *buf, size_t cap, size_t *used)
-{
-    size_t fit;
-    uint8_t *p = buf + V5_HEADER;
-
-    if (cap < V5_HEADER) {
-        errno = ENOSPC;
-        return -1;
-    }
-    fit = (cap - V5_HEADER) / V5_RECORD;
-    if (n > fit)
-        n = fit;
-    if (n > FS_GEN_V5_MAX_FLOWS)
-        n = FS_GEN_V5_MAX_FLOWS;
-    for (size_t i = 0; i < n; i++) {
-        if (flows[i].src_addr.af == 6 || flows[i].dst_addr.af == 6) {
-            errno = EINVAL;
-            return -1;
-        }
-    }
-
-    put16(buf, 5);
-    put16(buf + 2, (uint16_t)n);
-    put32(buf + 4, (uint32_t)(export_ms - g->boot_ms));
-    put32(buf + 8, (uint32_t)(export_ms / 1000));
-    put32(buf + 12, (uint32_t)(export_ms % 1000 * 1000000));
-    put32(buf + 16, g->seq);
-    buf[20] = (uint8_t)(g->cfg.domain >> 8);
-    buf[21] = (uint8_t)g->cfg.domain;
-    put16(buf + 22, g->cfg.sampling_rate ? (uint16_t)(0x4000 | g->cfg.sampling_rate) : 0);
-
-    for (size_t i = 0; i < n; i++, p += V5_RECORD) {
-        const struct fs_flow *f = &flows[i];
-        put_addr(p, 4, &f->src_addr);
-        put_addr(p + 4, 4, &f->dst_addr);
-        put_addr(p + 8, 4, &f->next_hop);
-        put_uint(p + 12, 2, f->in_if);
-        put_uint(p + 14, 2, f->out_if);
-        put_uint(p + 16, 4, f->packets);
-        put_uint(p + 20, 4, f->bytes);
-        put32(p + 24, (uint32_t)(f->start_ms - g->boot_ms));
-        put32(p + 28, (uint32_t)(f->end_ms - g->boot_ms));
-        put16(p + 32, f->src_port);
-        put16(p + 34, f->dst_port);
-        p[36] = 0;
-        p[37] = f->tcp_flags;
-        p[38] = f->proto;
-        p[39] = f->tos;
-        put16(p + 40, f->src_as > 0xffff ? AS_TRANS : (uint16_t)f->src_as);
-        put16(p + 42, f->dst_as > 0xffff ? AS_TRANS : (uint16_t)f->dst_as);
-        p[44] = f->src_mask;
-        p[45] = f->dst_mask;
-        p[46] = p[47] = 0;
-    }
-    g->seq += (uint32_t)n;
-    *used = n;
-    return (int)(p - buf);
-}
-
-/* v9 and IPFIX: templates when due, then one data set per run of flows of
- * the same address family. */
-static int encode_templated(struct fs_gen *g, const struct fs_flow *flows, size_t n,
-                            uint64_t export_ms, uint8_t *buf, size_t cap, size_t *used)
-{
-    size_t header = is_ipfix(g) ? IPFIX_HEADER : V9_HEADER;
-    bool templates = g->datagrams % g->cfg.template_interval == 0;
-    uint8_t *p = buf + header, *end = buf + cap, *set = NULL;
-    unsigned records = 0, option_records = 0;
-    const struct tpl *cur = NULL;
-    size_t i;
-
-    if (cap < header + (templates ? templates_len(g) : 0)) {
-        errno = ENOSPC;
-        return -1;
-    }
-    if (templates) {
-        records = put_templates(g, &p);
-        option_records = g->cfg.sampling_rate ? 1 : 0;
-    }
-    for (i = 0; i < n; i++) {
-        const struct tpl *t = &g->tpl[flows[i].src_addr.af == 6];
-        if (t != cur) {
-            if (set)
-                p = set_close(g, set, p);
-            /* the new set's header, one record and the padding must fit */
-            if ((size_t)(end - p) < SET_HEADER + t->record_len + 3u)
-                break;
-            set = p;
-            put16(set, t->id);
-            p += SET_HEADER;
-            cur = t;
-        } else if ((size_t)(end - p) < t->record_len + set_pad(g, (size_t)(p + t->record_len - set))) {
-            break;
-        }
-        put_record(g, t, &flows[i], p);
-        p += t->record_len;
-    }
-    if (set)
-        p = set_close(g, set, p);
-
-    put16(buf, g->cfg.version);
-    if (is_ipfix(g)) {
-        put16(buf + 2, (uint16_t)(p - buf));
-        put32(buf + 4, (uint32_t)(export_ms / 1000));
-        put32(buf + 8, g->seq);
-        put32(buf + 12, g->cfg.domain);
-        g->seq += (uint32_t)(i + option_records);
-    } else {
-        put16(buf + 2, (uint16_t)(records + i));
-        put32(buf + 4, (uint32_t)(export_ms / 1000 * 1000 - g->boot_ms));
-        put32(buf + 8, (uint32_t)(export_ms / 1000));
-        put32(buf + 12, g->seq);
-        put32(buf + 16, g->cfg.domain);
-        g->seq++;
-    }
-    *used = i;
-    return (int)(p - buf);
-}
+/* The data template (IPv4; exportenc.h derives the IPv6 one) in the order
+ * routers commonly use: Cisco-style v9 with 32-bit counters and uptime
+ * times, IPFIX with 64-bit counters and absolute milliseconds. */
+static const struct fs_export_field v9_fields[] = {
+    {8, 4}, {12, 4}, {15, 4}, {7, 2}, {11, 2}, {4, 1}, {5, 1}, {6, 1}, {10, 4}, {14, 4},
+    {2, 4}, {1, 4}, {22, 4}, {21, 4}, {16, 4}, {17, 4}, {9, 1}, {13, 1},
+};
+static const struct fs_export_field ipfix_fields[] = {
+    {8, 4}, {12, 4}, {15, 4}, {7, 2}, {11, 2}, {4, 1}, {5, 1}, {6, 2}, {10, 4}, {14, 4},
+    {2, 8}, {1, 8}, {152, 8}, {153, 8}, {16, 4}, {17, 4}, {9, 1}, {13, 1},
+};
 
 int fs_gen_encode(struct fs_gen *g, const struct fs_flow *flows, size_t n,
                   uint64_t export_ms, uint8_t *buf, size_t cap, size_t *used)
 {
-    int len;
-
-    *used = 0;
-    if (g->cfg.version == 5)
-        len = encode_v5(g, flows, n, export_ms, buf, cap, used);
-    else
-        len = encode_templated(g, flows, n, export_ms, buf, cap, used);
-    if (len >= 0) {
-        g->datagrams++;
-        g->flows += *used;
-    }
-    return len;
+    return fs_export_encode(g->enc, flows, n, export_ms, buf, cap, used);
 }
 
 /* Puts the flows of the oldest pending flow's family first, keeping order
@@ -683,7 +356,7 @@ int fs_gen_next(struct fs_gen *g, uint8_t *buf, size_t cap,
                 struct fs_flow *flows, size_t max_flows, size_t *nflows)
 {
     size_t want = g->cfg.flows_per_datagram ? g->cfg.flows_per_datagram : g->max_fit;
-    uint64_t export_ms = g->cfg.start_ms + g->flows * 1000 / g->cfg.flows_per_second;
+    uint64_t export_ms = g->cfg.start_ms + fs_export_flows(g->enc) * 1000 / g->cfg.flows_per_second;
     size_t used;
     int len;
 
@@ -713,40 +386,34 @@ int fs_gen_next(struct fs_gen *g, uint8_t *buf, size_t cap,
 
 uint64_t fs_gen_flows_sent(const struct fs_gen *g)
 {
-    return g->flows;
+    return fs_export_flows(g->enc);
 }
 
 uint64_t fs_gen_datagrams_sent(const struct fs_gen *g)
 {
-    return g->datagrams;
+    return fs_export_datagrams(g->enc);
 }
 
 uint32_t fs_gen_next_sequence(const struct fs_gen *g)
 {
-    return g->seq;
+    return fs_export_next_sequence(g->enc);
 }
 
 int fs_gen_shift_sequence(uint8_t *buf, size_t len, uint32_t delta)
 {
-    size_t off;
-
-    if (len < 4)
-        return -1;
-    switch (buf[0] << 8 | buf[1]) {
-    case 5: off = 16; break;
-    case 9: off = 12; break;
-    case 10: off = 8; break;
-    default: return -1;
-    }
-    if (len < off + 4)
-        return -1;
-    put32(buf + off, ((uint32_t)buf[off] << 24 | (uint32_t)buf[off + 1] << 16 |
-                      (uint32_t)buf[off + 2] << 8 | buf[off + 3]) + delta);
-    return 0;
+    return fs_export_shift_sequence(buf, len, delta);
 }
 
 struct fs_gen *fs_gen_new(const struct fs_gen_config *cfg)
 {
+    struct fs_export_config ec = {
+        .version = cfg->version,
+        .domain = cfg->domain,
+        .fields = cfg->version == 10 ? ipfix_fields : v9_fields,
+        .nfields = cfg->version == 10 ? NELEM(ipfix_fields) : NELEM(v9_fields),
+        .template_interval = cfg->template_interval,
+        .sampling_rate = cfg->sampling_rate,
+    };
     struct fs_gen *g;
     size_t min_record;
     uint64_t s;
@@ -755,40 +422,38 @@ struct fs_gen *fs_gen_new(const struct fs_gen_config *cfg)
         return NULL;
     if (cfg->ipv6_percent > 100 || (cfg->version == 5 && cfg->ipv6_percent))
         return NULL;
-    if (cfg->version == 5 && (cfg->sampling_rate > 0x3fff || cfg->domain > 0xffff))
-        return NULL;
     if ((g = calloc(1, sizeof(*g))) == NULL)
         return NULL;
     g->cfg = *cfg;
     if (!g->cfg.max_datagram)
-        g->cfg.max_datagram = cfg->version == 5 ? V5_HEADER + FS_GEN_V5_MAX_FLOWS * V5_RECORD
+        g->cfg.max_datagram = cfg->version == 5 ? FS_EXPORT_V5_HEADER +
+                                                      FS_GEN_V5_MAX_FLOWS * FS_EXPORT_V5_RECORD
                                                 : FS_GEN_DEFAULT_DATAGRAM;
-    if (!g->cfg.template_interval)
-        g->cfg.template_interval = 20;
     if (!g->cfg.start_ms)
         g->cfg.start_ms = DEFAULT_START_MS;
     if (!g->cfg.flows_per_second)
         g->cfg.flows_per_second = 10000;
     if (!g->cfg.exporter.af)
         ip4(&g->cfg.exporter, 127, 0, 0, 1);
-    g->boot_ms = g->cfg.start_ms - BOOT_AGE_MS;
     s = cfg->seed;
     for (int i = 0; i < 4; i++)
         g->rng[i] = splitmix64(&s);
 
+    /* v5 limits (14-bit sampling interval, 16-bit engine) are the encoder's */
+    ec.boot_ms = g->cfg.start_ms - BOOT_AGE_MS;
+    if ((g->enc = fs_export_new(&ec)) == NULL)
+        goto fail;
+    min_record = fs_export_record_size(g->enc, 4);
     if (cfg->version == 5) {
-        min_record = V5_RECORD;
         g->max_fit = FS_GEN_V5_MAX_FLOWS;
-        if (g->cfg.max_datagram < V5_HEADER + V5_RECORD)
+        if (g->cfg.max_datagram < FS_EXPORT_V5_HEADER + min_record)
             goto fail;
     } else {
-        tpl_build(&g->tpl[0], TPL_V4, false, is_ipfix(g));
-        tpl_build(&g->tpl[1], TPL_V6, true, is_ipfix(g));
-        min_record = g->tpl[0].record_len;
         g->max_fit = g->cfg.max_datagram / min_record;
         /* the first datagram holds the templates and at least one flow */
-        if (g->cfg.max_datagram < (is_ipfix(g) ? IPFIX_HEADER : V9_HEADER) +
-                                      templates_len(g) + SET_HEADER + g->tpl[1].record_len + 3)
+        if (g->cfg.max_datagram < fs_export_header_size(g->enc) +
+                                      fs_export_templates_size(g->enc) + 4 +
+                                      fs_export_record_size(g->enc, 6) + 3)
             goto fail;
     }
     if (g->max_fit > g->cfg.max_datagram / min_record)
@@ -806,6 +471,7 @@ void fs_gen_free(struct fs_gen *g)
 {
     if (g == NULL)
         return;
+    fs_export_free(g->enc);
     free(g->pending);
     free(g);
 }

@@ -1,0 +1,294 @@
+/*
+ * main.c - flowsentry-analyzer: learns traffic baselines from flows and
+ * reports anomalies.
+ *
+ * Batch mode (--read FILES): the files go through the engine in order, every
+ * window is closed at the end, the report is written, and the snapshot (if
+ * any) saved. Live mode (--subscribe ENDPOINT...): flows-bus batches feed the
+ * same engine; the wall clock only decides when the alert file is flushed,
+ * when counters are logged and when the snapshot is saved. SIGINT/SIGTERM
+ * stop, SIGUSR1 logs the counters, SIGUSR2 writes the report.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analyzer.h"
+#include "events.h"
+#include "input.h"
+#include "log.h"
+
+#define PROGRAM "flowsentry-analyzer"
+#define VERSION "0.1"
+
+#define EXIT_RUNTIME 1
+#define EXIT_CONFIG 2
+
+static volatile sig_atomic_t got_stop, got_usr1, got_usr2;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGUSR1)
+        got_usr1 = 1;
+    else if (sig == SIGUSR2)
+        got_usr2 = 1;
+    else
+        got_stop = 1;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Counters as one log line: "flows=10 late=0 ...", zero detector counters left out. */
+struct counter_line {
+    char buf[2048];
+    size_t len;
+};
+
+static void add_counter(void *arg, const char *name, uint64_t v)
+{
+    struct counter_line *l = arg;
+    int n;
+
+    if (v == 0 && strchr(name, '.') != NULL)
+        return;
+    n = snprintf(l->buf + l->len, sizeof(l->buf) - l->len, "%s%s=%llu", l->len ? " " : "",
+                 name, (unsigned long long)v);
+    if (n > 0 && (size_t)n < sizeof(l->buf) - l->len)
+        l->len += (size_t)n;
+}
+
+static void log_counters(struct fs_an_ctx *c, const struct fs_an_events *e)
+{
+    struct counter_line l = { .len = 0 };
+    const struct fs_an_events_counters *en = fs_an_events_counters(e);
+
+    fs_analyzer_each_counter(c, add_counter, &l);
+    add_counter(&l, "alerts_written", en->alerts_written);
+    add_counter(&l, "alert_errors", en->alert_errors);
+    add_counter(&l, "published", en->published);
+    add_counter(&l, "publish_errors", en->publish_errors);
+    fs_log(FS_LOG_INFO, "counters: %s", l.buf);
+}
+
+static int write_report(struct fs_an_ctx *c, const char *path)
+{
+    FILE *fp = fopen(path, "w");
+    int rc;
+
+    if (fp == NULL) {
+        fs_log(FS_LOG_ERROR, "report %s: %s", path, strerror(errno));
+        return -1;
+    }
+    rc = fs_analyzer_report(c, fp);
+    if (fclose(fp) != 0)
+        rc = -1;
+    if (rc != 0)
+        fs_log(FS_LOG_ERROR, "report %s: %s", path, strerror(errno));
+    else
+        fs_log(FS_LOG_INFO, "report written to %s", path);
+    return rc;
+}
+
+static int save_snapshot(struct fs_an_ctx *c, const char *path)
+{
+    char err[512];
+
+    if (fs_analyzer_save(c, path, err, sizeof(err)) != 0) {
+        fs_log(FS_LOG_ERROR, "snapshot: %s", err);
+        return -1;
+    }
+    fs_log(FS_LOG_DEBUG, "snapshot saved to %s", path);
+    return 0;
+}
+
+static void feed(void *arg, const struct fs_flow *flows, size_t n)
+{
+    fs_analyzer_feed(arg, flows, n);
+}
+
+static void log_input(const struct fs_in_stats *st)
+{
+    fs_log(FS_LOG_INFO, "input: files=%llu records=%llu flows=%llu malformed=%llu "
+           "truncated=%llu failed=%llu lost=%llu",
+           (unsigned long long)st->files, (unsigned long long)st->records,
+           (unsigned long long)st->flows, (unsigned long long)st->malformed,
+           (unsigned long long)st->truncated, (unsigned long long)st->failed,
+           (unsigned long long)st->lost);
+}
+
+static int run_batch(struct fs_an_ctx *c, struct fs_in *in, const struct fs_an_config *cfg)
+{
+    enum fs_in_format fmt = FS_IN_AUTO;
+    char err[512];
+    int rc = 0;
+
+    if (cfg->format != NULL)
+        fs_in_format_parse(cfg->format, &fmt);
+    for (size_t i = 0; i < cfg->read.n && !got_stop; i++) {
+        if (fs_in_read_file(in, cfg->read.v[i], fmt, NULL, err, sizeof(err)) != 0) {
+            fs_log(FS_LOG_ERROR, "%s", err);
+            rc = -1;
+        }
+    }
+    fs_analyzer_finish(c);
+    if (cfg->report != NULL && write_report(c, cfg->report) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* Live: the wall clock decides only flushes, counter lines and snapshots. */
+static int run_live(struct fs_an_ctx *c, struct fs_in *in, struct fs_an_events *events,
+                    const struct fs_an_config *cfg)
+{
+    const char *const *eps = (const char *const *)cfg->subscribe.v;
+    uint64_t now = now_ms(), next_flush, next_snap, next_stats;
+    char err[512];
+
+    if (fs_in_bus_open(in, eps, cfg->subscribe.n, err, sizeof(err)) != 0) {
+        fs_log(FS_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    fs_log(FS_LOG_INFO, "listening for flows on %zu endpoint(s)", cfg->subscribe.n);
+    next_flush = now + (uint64_t)cfg->flush_interval * 1000;
+    next_snap = now + (uint64_t)cfg->snapshot_interval * 1000;
+    next_stats = cfg->stats_interval ? now + (uint64_t)cfg->stats_interval * 1000 : UINT64_MAX;
+    while (!got_stop) {
+        if (fs_in_bus_poll(in, 250, NULL) < 0 && errno != EINTR) {
+            fs_log(FS_LOG_ERROR, "flows bus: receive failed");
+            return -1;
+        }
+        now = now_ms();
+        if (now >= next_flush) {
+            fs_an_events_flush(events);
+            next_flush = now + (uint64_t)cfg->flush_interval * 1000;
+        }
+        if (cfg->snapshot != NULL && now >= next_snap) {
+            save_snapshot(c, cfg->snapshot);
+            next_snap = now + (uint64_t)cfg->snapshot_interval * 1000;
+        }
+        if (got_usr1 || now >= next_stats) {
+            got_usr1 = 0;
+            log_counters(c, events);
+            log_input(fs_in_totals(in));
+            if (cfg->stats_interval)
+                next_stats = now + (uint64_t)cfg->stats_interval * 1000;
+        }
+        if (got_usr2) {
+            got_usr2 = 0;
+            if (cfg->report != NULL)
+                write_report(c, cfg->report);
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char *argv[])
+{
+    struct fs_an_config cfg;
+    struct fs_an_events *events = NULL;
+    struct fs_an_ctx *c = NULL;
+    struct fs_in *in = NULL;
+    struct fs_in_opts in_opts;
+    char err[512], sender[FS_MSG_SENDER_MAX];
+    int status = 0;
+
+    fs_log_set_program(PROGRAM);
+    fs_an_config_init(&cfg);
+    switch (fs_an_config_parse_args(&cfg, argc, argv, err, sizeof(err))) {
+    case FS_AN_CONFIG_HELP:
+        fs_an_config_usage(stdout, PROGRAM);
+        fs_an_config_free(&cfg);
+        return 0;
+    case FS_AN_CONFIG_VERSION:
+        printf("%s %s\n", PROGRAM, VERSION);
+        fs_an_config_free(&cfg);
+        return 0;
+    case FS_AN_CONFIG_ERROR:
+        fprintf(stderr, "%s: %s (see --help)\n", PROGRAM, err);
+        fs_an_config_free(&cfg);
+        return EXIT_CONFIG;
+    case FS_AN_CONFIG_OK:
+        break;
+    }
+    fs_log_set_level((enum fs_log_level)cfg.log_level);
+    if (cfg.read.n == 0 && cfg.subscribe.n == 0) {
+        fprintf(stderr, "%s: nothing to analyse: give --read FILE or --subscribe ENDPOINT "
+                "(see --help)\n", PROGRAM);
+        fs_an_config_free(&cfg);
+        return EXIT_CONFIG;
+    }
+    if (cfg.sender != NULL)
+        snprintf(sender, sizeof(sender), "%s", cfg.sender);
+    else if (fs_msg_default_sender("analyzer", sender, sizeof(sender)) != 0)
+        snprintf(sender, sizeof(sender), "analyzer");
+
+    c = fs_analyzer_new(&cfg, NULL, NULL, err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "%s: %s\n", PROGRAM, err);
+        fs_an_config_free(&cfg);
+        return EXIT_CONFIG;
+    }
+    events = fs_an_events_new(cfg.alerts, cfg.read.n > 0, cfg.publish, sender, err, sizeof(err));
+    if (events == NULL) {
+        fs_log(FS_LOG_ERROR, "%s", err);
+        status = EXIT_RUNTIME;
+        goto out;
+    }
+    fs_analyzer_on_anomaly(c, fs_an_events_anomaly, events);
+    fs_analyzer_on_summary(c, fs_an_events_summary, events);
+    if (cfg.snapshot != NULL) {
+        switch (fs_analyzer_load(c, cfg.snapshot, err, sizeof(err))) {
+        case FS_SNAP_LOADED:
+            fs_log(FS_LOG_INFO, "baselines loaded from %s", cfg.snapshot);
+            break;
+        case FS_SNAP_ABSENT:
+            fs_log(FS_LOG_INFO, "no snapshot at %s: learning from scratch", cfg.snapshot);
+            break;
+        case FS_SNAP_REJECTED:
+            fs_log(FS_LOG_WARNING, "%s; learning from scratch", err);
+            break;
+        case FS_SNAP_ERROR:
+            fs_log(FS_LOG_ERROR, "snapshot: %s", err);
+            status = EXIT_RUNTIME;
+            goto out;
+        }
+    }
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGUSR1, on_signal);
+    signal(SIGUSR2, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&in_opts, 0, sizeof(in_opts));
+    in_opts.csv_tz = cfg.csv_tz;
+    in = fs_in_new(&in_opts, feed, c);
+    if (in == NULL) {
+        fs_log(FS_LOG_ERROR, "cannot start the input: csv-tz '%s' not understood or out of "
+               "memory", cfg.csv_tz ? cfg.csv_tz : "local");
+        status = EXIT_RUNTIME;
+        goto out;
+    }
+    if (cfg.read.n > 0 ? run_batch(c, in, &cfg) != 0 : run_live(c, in, events, &cfg) != 0)
+        status = EXIT_RUNTIME;
+    log_input(fs_in_totals(in));
+    if (cfg.snapshot != NULL && save_snapshot(c, cfg.snapshot) != 0)
+        status = EXIT_RUNTIME;
+    if (fs_an_events_flush(events) != 0)
+        status = EXIT_RUNTIME;
+    log_counters(c, events);
+out:
+    fs_in_free(in);
+    fs_analyzer_free(c);
+    fs_an_events_free(events);
+    fs_an_config_free(&cfg);
+    return status;
+}

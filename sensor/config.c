@@ -1,0 +1,284 @@
+/*
+ * config.c - the sensor's option table (see config.h). Adding an option is
+ * adding a row: the command line, the config file, the usage text and
+ * fs_sensor_config_write() all come from the table.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "config.h"
+#include "export.h"
+#include "flowtable.h"
+#include "log.h"
+#include "msg.h"
+
+#define DEFAULT_RUN_DIR "/tmp/flowsentry"
+#define DAY 86400u
+
+static int check_endpoint(void *conf, const char *v, char *err, size_t errlen)
+{
+    static const char *const schemes[] = { "ipc://", "tcp://", "inproc://" };
+    const char *e = v[0] == '@' || v[0] == '>' ? v + 1 : v;
+
+    (void)conf;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t n = strlen(schemes[i]);
+
+        if (strncmp(e, schemes[i], n) == 0 && e[n] != '\0')
+            return 0;
+    }
+    fs_opts_fail(err, errlen, "'%s' is not a ZeroMQ endpoint (ipc://PATH, tcp://HOST:PORT)", v);
+    return -1;
+}
+
+static int check_sender(void *conf, const char *v, char *err, size_t errlen)
+{
+    (void)conf;
+    if (strlen(v) >= FS_MSG_SENDER_MAX) {
+        fs_opts_fail(err, errlen, "'%s' is longer than %d characters", v, FS_MSG_SENDER_MAX - 1);
+        return -1;
+    }
+    for (const char *p = v; *p; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            fs_opts_fail(err, errlen, "'%s' has spaces or control characters", v);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_exporter(void *conf, const char *v, char *err, size_t errlen)
+{
+    struct fs_sensor_config *c = conf;
+
+    if (fs_ip_parse(v, &c->exporter_ip) < 0) {
+        fs_opts_fail(err, errlen, "'%s' is not an IPv4 or IPv6 address", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_export(void *conf, const char *v, char *err, size_t errlen)
+{
+    static const char *const schemes[] = { "ipfix://", "v9://", "v5://" };
+
+    (void)conf;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+        if (strncmp(v, schemes[i], strlen(schemes[i])) == 0 && v[strlen(schemes[i])] != '\0')
+            return 0;
+    fs_opts_fail(err, errlen, "'%s' is not ipfix://, v9:// or v5://HOST[:PORT]", v);
+    return -1;
+}
+
+static int set_level(void *conf, const char *v, enum fs_log_level level, char *err,
+                     size_t errlen)
+{
+    struct fs_sensor_config *c = conf;
+    bool b;
+
+    if (fs_opts_parse_bool(v, &b, err, errlen) < 0)
+        return -1;
+    if (b)
+        c->log_level = level;
+    else if (c->log_level == (int)level)
+        c->log_level = FS_LOG_INFO;
+    return 0;
+}
+
+static int set_quiet(void *conf, const char *v, char *err, size_t errlen)
+{
+    return set_level(conf, v, FS_LOG_WARNING, err, errlen);
+}
+
+static int set_verbose(void *conf, const char *v, char *err, size_t errlen)
+{
+    return set_level(conf, v, FS_LOG_DEBUG, err, errlen);
+}
+
+static void write_level(const void *conf, const struct fs_opt *o, FILE *fp,
+                        enum fs_log_level level)
+{
+    const struct fs_sensor_config *c = conf;
+
+    fprintf(fp, "%s = %s\n", o->name, c->log_level == (int)level ? "yes" : "no");
+}
+
+static void write_quiet(const void *conf, const struct fs_opt *o, FILE *fp)
+{
+    write_level(conf, o, fp, FS_LOG_WARNING);
+}
+
+static void write_verbose(const void *conf, const struct fs_opt *o, FILE *fp)
+{
+    write_level(conf, o, fp, FS_LOG_DEBUG);
+}
+
+#define OFF(f) offsetof(struct fs_sensor_config, f)
+
+static const struct fs_opt options[] = {
+    { "interface", FS_OPT_STR, OFF(interface), .arg = "IF",
+      .help = "capture live from this interface ('any': all of them)" },
+    { "read", FS_OPT_STRV, OFF(read), .arg = "FILE", .repeat = true,
+      .help = "meter pcap/pcapng files instead, one after the other, at full speed "
+      "(offline mode); repeatable" },
+    { "filter", FS_OPT_STR, OFF(filter), .arg = "BPF",
+      .help = "capture only packets matching this BPF expression (pcap-filter(7))" },
+    { "snaplen", FS_OPT_U32, OFF(snaplen), 64, 262144, .arg = "BYTES",
+      .help = "bytes captured per packet, enough for the headers; default 256" },
+    { "promisc", FS_OPT_FLAG, OFF(promisc),
+      .help = "put the interface in promiscuous mode" },
+    { "buffer-size", FS_OPT_BYTES, OFF(buffer_size), 65536, 1u << 30, .arg = "BYTES",
+      .help = "kernel capture buffer (k, M, G suffixes); default 16M" },
+    { "immediate", FS_OPT_FLAG, OFF(immediate),
+      .help = "hand packets over as they come rather than in blocks" },
+    { "capture-timeout", FS_OPT_U32, OFF(capture_timeout), 1, 60000, .arg = "MS",
+      .help = "longest wait (ms) before the kernel hands a block of packets over; default 250" },
+    { "in-if", FS_OPT_U32, OFF(in_if), 0, UINT32_MAX, .arg = "INDEX",
+      .help = "input interface of the flows (SLL2 captures carry their own); "
+      "default: the capture interface's index, 0 offline" },
+    { "inactive-timeout", FS_OPT_SECONDS, OFF(inactive_timeout), 1, DAY, .arg = "SECONDS",
+      .help = "end a flow after this long without a packet; default 15s" },
+    { "active-timeout", FS_OPT_SECONDS, OFF(active_timeout), 1, 7 * DAY, .arg = "SECONDS",
+      .help = "end (and report) a flow that has lasted this long; default 30m" },
+    { "tcp-end-timeout", FS_OPT_SECONDS, OFF(tcp_end_timeout), 0, DAY, .arg = "SECONDS",
+      .help = "end a TCP flow this long after its FIN or RST, 0 with that packet; default 0" },
+    { "max-flows", FS_OPT_U64, OFF(max_flows), 16, FS_FT_MAX_ENTRIES, .arg = "N",
+      .help = "flows in the table at once; when full the least recently seen end early; "
+      "default 262144" },
+    { "max-fragments", FS_OPT_U64, OFF(max_fragments), 16, FS_FT_MAX_ENTRIES, .arg = "N",
+      .help = "fragmented datagrams tracked at once; default 16384" },
+    { "fragment-timeout", FS_OPT_SECONDS, OFF(fragment_timeout), 1, 3600, .arg = "SECONDS",
+      .help = "how long the fragments of a datagram are tracked; default 30s" },
+    { "exporter", FS_OPT_STR, OFF(exporter), .set = check_exporter, .arg = "ADDR",
+      .help = "address the flows are attributed to (their exporter); "
+      "default 0.0.0.0" },
+    { "domain", FS_OPT_U32, OFF(domain), 0, UINT32_MAX, .arg = "ID",
+      .help = "observation domain of the flows and exports (v5: engine type<<8|id); default 0" },
+    { "json", FS_OPT_FLAG, OFF(json),
+      .help = "write flows as JSON lines on stdout" },
+    { "publish", FS_OPT_STR, OFF(publish), .set = check_endpoint, .arg = "ENDPOINT",
+      .help = "ZeroMQ endpoint of the flows bus; default ipc://<run-dir>/sensor "
+      "(offline mode: only when given)" },
+    { "no-publish", FS_OPT_FLAG, OFF(no_publish),
+      .help = "do not publish flows on the bus" },
+    { "sender", FS_OPT_STR, OFF(sender), .set = check_sender, .arg = "ID",
+      .help = "sender id in bus messages; default sensor@<hostname>" },
+    { "batch-size", FS_OPT_U32, OFF(batch_size), 1, 65536, .arg = "N",
+      .help = "flows per bus message at most; default 1024" },
+    { "export", FS_OPT_STRV, OFF(export), .set = check_export, .arg = "URL", .repeat = true,
+      .help = "also export the flows over UDP to ipfix://HOST[:PORT] (default port 4739), "
+      "v9://HOST[:PORT] or v5://HOST[:PORT] (2055); repeatable" },
+    { "export-size", FS_OPT_U32, OFF(export_size), 512, 65507, .arg = "BYTES",
+      .help = "largest export datagram; default 1400" },
+    { "template-timeout", FS_OPT_SECONDS, OFF(template_timeout), 1, DAY, .arg = "SECONDS",
+      .help = "resend v9/IPFIX templates at least this often (and every 20 datagrams); "
+      "default 60s" },
+    { "stats-interval", FS_OPT_SECONDS, OFF(stats_interval), 0, DAY, .arg = "SECONDS",
+      .help = "publish and log counters this often when live, 0 never; default 60s" },
+    { "user", FS_OPT_STR, OFF(user), .arg = "USER",
+      .help = "drop privileges to this user once the capture is open" },
+    { "run-dir", FS_OPT_STR, OFF(run_dir), .arg = "DIR",
+      .help = "directory of the default bus endpoint; default " DEFAULT_RUN_DIR },
+    { "quiet", FS_OPT_CUSTOM, .set = set_quiet, .write = write_quiet,
+      .help = "log warnings and errors only" },
+    { "verbose", FS_OPT_CUSTOM, .set = set_verbose, .write = write_verbose,
+      .help = "log debugging detail too" },
+};
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+static const struct fs_opts table = {
+    options, NOPTIONS,
+    "Meters flows from packets (an interface or pcap files), publishes them on the flows\n"
+    "bus and exports them as IPFIX, NetFlow v9 or v5.\n"
+};
+
+const char *fs_sensor_config_option_name(size_t i)
+{
+    return i < NOPTIONS ? options[i].name : NULL;
+}
+
+int fs_sensor_config_init(struct fs_sensor_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    if ((c->run_dir = strdup(DEFAULT_RUN_DIR)) == NULL)
+        return -1;
+    c->snaplen = FS_CAPTURE_DEFAULT_SNAPLEN;
+    c->buffer_size = 16u << 20;
+    c->capture_timeout = FS_CAPTURE_DEFAULT_TIMEOUT_MS;
+    c->inactive_timeout = FS_FT_DEFAULT_INACTIVE_MS / 1000;
+    c->active_timeout = FS_FT_DEFAULT_ACTIVE_MS / 1000;
+    c->max_flows = FS_FT_DEFAULT_MAX_FLOWS;
+    c->max_fragments = FS_FT_DEFAULT_MAX_FRAGS;
+    c->fragment_timeout = FS_FT_DEFAULT_FRAG_TIMEOUT_MS / 1000;
+    c->batch_size = 1024;
+    c->export_size = FS_EMIT_DEFAULT_DATAGRAM;
+    c->template_timeout = FS_EMIT_DEFAULT_TEMPLATE_TIMEOUT_MS / 1000;
+    c->stats_interval = 60;
+    c->log_level = FS_LOG_INFO;
+    return 0;
+}
+
+void fs_sensor_config_free(struct fs_sensor_config *c)
+{
+    fs_opts_free(&table, c);
+    memset(c, 0, sizeof(*c));
+}
+
+int fs_sensor_config_set(struct fs_sensor_config *c, const char *key, const char *value,
+                         char *err, size_t errlen)
+{
+    return fs_opts_set(&table, c, key, value, err, errlen);
+}
+
+enum fs_sensor_config_result fs_sensor_config_parse_args(struct fs_sensor_config *c, int argc,
+                                                         char *const argv[], char *err,
+                                                         size_t errlen)
+{
+    switch (fs_opts_parse_args(&table, c, argc, argv, &c->config_file, err, errlen)) {
+    case FS_OPTS_OK:
+        return FS_SENSOR_CONFIG_OK;
+    case FS_OPTS_HELP:
+        return FS_SENSOR_CONFIG_HELP;
+    case FS_OPTS_VERSION:
+        return FS_SENSOR_CONFIG_VERSION;
+    default:
+        return FS_SENSOR_CONFIG_ERROR;
+    }
+}
+
+int fs_sensor_config_finish(struct fs_sensor_config *c, char *err, size_t errlen)
+{
+    if (c->interface != NULL && c->read.n > 0) {
+        fs_opts_fail(err, errlen, "interface and read cannot be used together");
+        return -1;
+    }
+    if (c->interface == NULL && c->read.n == 0) {
+        fs_opts_fail(err, errlen, "nothing to meter: give --interface IF or --read FILE");
+        return -1;
+    }
+    if (c->exporter == NULL)
+        fs_ip_parse("0.0.0.0", &c->exporter_ip);
+    return 0;
+}
+
+const char *fs_sensor_config_publish(const struct fs_sensor_config *c, char *buf, size_t len)
+{
+    if (c->no_publish || (fs_sensor_config_offline(c) && c->publish == NULL))
+        return NULL;
+    if (c->publish != NULL)
+        return c->publish;
+    snprintf(buf, len, "ipc://%s/sensor", c->run_dir);
+    return buf;
+}
+
+void fs_sensor_config_write(const struct fs_sensor_config *c, FILE *fp)
+{
+    fs_opts_write(&table, c, fp);
+}
+
+void fs_sensor_config_usage(FILE *fp, const char *program)
+{
+    fs_opts_usage(&table, fp, program);
+}

@@ -1,0 +1,768 @@
+/*
+ * main.c - flowsentry-sensor: meters flows from packets and publishes them
+ * like the collector does.
+ *
+ * Live mode: one interface, polled with the other flow sources in one
+ * ppoll() loop; privileges dropped once the capture is open; flows that
+ * wait with no packet to move the clock are ended by the wall clock once a
+ * second. Offline mode (--read): the files one after the other at full
+ * speed, packet timestamps as the only clock, every flow ended at the end,
+ * and a summary with the packet rate.
+ *
+ * Every ended flow goes to the outputs: JSON lines on stdout (--json), bus
+ * batches (sent when full and after every round, as the collector does) and
+ * UDP export (--export). The counters of the capture, the flow table, the
+ * export streams and the bus are logged on SIGUSR1, at every stats interval
+ * and at exit, and published as a stats message.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "capture.h"
+#include "config.h"
+#include "decode.h"
+#include "export.h"
+#include "flowtable.h"
+#include "log.h"
+#include "msg.h"
+
+#define PROGRAM "flowsentry-sensor"
+#define VERSION "0.1"
+
+#define EXIT_RUNTIME 1
+#define EXIT_CONFIG 2
+
+#define TICK_MS 250              /* longest ppoll() sleep */
+#define EXPIRE_MS 1000           /* wall-clock expiry and export flush, live */
+#define LIVE_BURST 4096          /* packets per dispatch, live */
+#define LIVE_ROUNDS 16           /* dispatches per wake before others get a turn */
+#define OFFLINE_CHUNK 65536      /* packets between signal checks, offline */
+#define STDOUT_BUF (1u << 20)
+#define MAX_SOURCES 8
+
+static volatile sig_atomic_t got_stop, got_usr1;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGUSR1)
+        got_usr1 = 1;
+    else
+        got_stop = 1;
+}
+
+/*
+ * Other flow sources (Zeek conn.log, Suricata EVE, ...): each may give a
+ * descriptor to poll (-1: none) and is run when that is readable and at
+ * every tick; the flows it makes go to `sink` like the metered ones.
+ */
+struct source {
+    const char *name;
+    void *state;
+    int (*fd)(void *state);
+    void (*run)(void *state, uint64_t now_ms, fs_flow_sink sink, void *sink_arg);
+    void (*close)(void *state);
+};
+
+struct sensor {
+    struct fs_sensor_config cfg;
+    struct fs_capture **caps;    /* the interface, or every file */
+    size_t ncaps;
+    struct fs_ft *ft;
+    struct fs_emit *emit;
+    struct source sources[MAX_SOURCES];
+    size_t nsources;
+
+    struct fs_bus *bus;          /* NULL when not publishing */
+    struct fs_batch *batch;
+    struct fs_stats *stats;
+    char sender[FS_MSG_SENDER_MAX];
+    uint64_t bus_messages, bus_flows, bus_dropped_messages, bus_dropped_flows;
+
+    bool json;
+    bool out_failed;             /* stdout is gone: stop */
+    char *outbuf;
+    bool started;                /* the first packet came (offline: the boot time) */
+    struct fs_capture_stats cap_total; /* of the captures already closed */
+};
+
+static uint64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Outputs.
+ */
+
+static void publish(struct sensor *s)
+{
+    const void *buf;
+    size_t len, n;
+
+    if (s->bus == NULL || (n = fs_batch_count(s->batch)) == 0)
+        return;
+    if (fs_batch_finish(s->batch, &buf, &len) == 0) {
+        if (fs_bus_send(s->bus, fs_msg_type_name(FS_MSG_FLOWS), buf, len) == 0) {
+            s->bus_messages++;
+            s->bus_flows += n;
+        } else {
+            /* Never waited for: a sensor that blocks loses packets instead. */
+            s->bus_dropped_messages++;
+            s->bus_dropped_flows += n;
+        }
+    }
+    fs_batch_reset(s->batch);
+}
+
+static void check_stdout(struct sensor *s)
+{
+    if (s->out_failed || !ferror(stdout))
+        return;
+    s->out_failed = true;
+    if (errno == EPIPE)
+        fs_log(FS_LOG_INFO, "stdout closed by the reader: stopping");
+    else
+        fs_log(FS_LOG_ERROR, "stdout: %s: stopping", strerror(errno));
+}
+
+/* Every flow, metered or from another source, ends up here. */
+static void output_flows(void *arg, const struct fs_flow *flows, size_t n)
+{
+    struct sensor *s = arg;
+    char line[FS_FLOW_JSON_MAX + 1];
+
+    for (size_t i = 0; i < n; i++) {
+        if (s->json && !s->out_failed) {
+            int len = fs_flow_json(&flows[i], line, sizeof(line) - 1);
+
+            if (len >= 0) {
+                line[len] = '\n';
+                if (fwrite(line, 1, (size_t)len + 1, stdout) != (size_t)len + 1)
+                    check_stdout(s);
+            }
+        }
+        if (s->bus != NULL) {
+            fs_batch_add(s->batch, &flows[i]);
+            if (fs_batch_count(s->batch) >= s->cfg.batch_size)
+                publish(s);
+        }
+        fs_emit_flow(s->emit, &flows[i], fs_ft_now(s->ft));
+    }
+}
+
+static void on_flow_end(void *arg, const struct fs_flow *f, enum fs_ft_reason why)
+{
+    (void)why;
+    output_flows(arg, f, 1);
+}
+
+/* End of a round: nothing stays queued in our buffers but the export
+ * queue, which `export_too` flushes as well. */
+static void flush_outputs(struct sensor *s, bool export_too)
+{
+    publish(s);
+    if (export_too)
+        fs_emit_flush(s->emit, fs_ft_now(s->ft));
+    if (s->json && !s->out_failed && fflush(stdout) != 0)
+        check_stdout(s);
+}
+
+/*
+ * Packets.
+ */
+
+static void on_packets(void *arg, const struct fs_ft_pkt *pkts, size_t n)
+{
+    struct sensor *s = arg;
+
+    if (!s->started) {
+        s->started = true;
+        if (fs_sensor_config_offline(&s->cfg))
+            fs_emit_set_boot(s->emit, pkts[0].ts_ms);
+    }
+    fs_ft_packets(s->ft, pkts, n);
+}
+
+/*
+ * Counters: one walk over every group, for the stats message, the log
+ * lines and the offline summary.
+ */
+
+typedef void (*counter_fn)(void *arg, const char *group, const char *name, uint64_t value);
+
+static struct fs_capture_stats capture_totals(struct sensor *s)
+{
+    struct fs_capture_stats t = s->cap_total;
+
+    for (size_t i = 0; i < s->ncaps; i++) {
+        struct fs_capture_stats c;
+
+        if (s->caps[i] == NULL)
+            continue;
+        fs_capture_stats(s->caps[i], &c);
+        t.packets += c.packets;
+        t.bytes += c.bytes;
+        t.kernel |= c.kernel;
+        t.received += c.received;
+        t.dropped += c.dropped;
+        t.ifdropped += c.ifdropped;
+    }
+    return t;
+}
+
+static void each_counter(struct sensor *s, counter_fn fn, void *arg)
+{
+    struct fs_capture_stats c = capture_totals(s);
+    const struct fs_ft_stats *t = fs_ft_stats(s->ft);
+
+    fn(arg, "capture", "packets", c.packets);
+    fn(arg, "capture", "bytes", c.bytes);
+    if (c.kernel) {
+        fn(arg, "capture", "received", c.received);
+        fn(arg, "capture", "dropped", c.dropped);
+        fn(arg, "capture", "ifdropped", c.ifdropped);
+    }
+
+    fn(arg, "flowtable", "packets", t->packets);
+    fn(arg, "flowtable", "metered", t->metered);
+    fn(arg, "flowtable", "bytes", t->bytes);
+    fn(arg, "flowtable", "flows", t->flows);
+    fn(arg, "flowtable", "active_flows", t->active_flows);
+    for (int r = 0; r < FS_FT_REASONS; r++) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "expired_%s", fs_ft_reason_name((enum fs_ft_reason)r));
+        fn(arg, "flowtable", name, t->expired[r]);
+    }
+    fn(arg, "flowtable", "not_ip", t->not_ip);
+    fn(arg, "flowtable", "truncated", t->truncated);
+    fn(arg, "flowtable", "malformed", t->malformed);
+    fn(arg, "flowtable", "fragments", t->fragments);
+    fn(arg, "flowtable", "frags_held", t->frags_held);
+    fn(arg, "flowtable", "frags_unmatched", t->frags_unmatched);
+    fn(arg, "flowtable", "frags_unmatched_bytes", t->frags_unmatched_bytes);
+    fn(arg, "flowtable", "frags_evicted", t->frags_evicted);
+    fn(arg, "flowtable", "late", t->late);
+
+    for (size_t i = 0; i < fs_emit_count(s->emit); i++) {
+        const struct fs_emit_stats *e = fs_emit_stats(s->emit, i);
+        const char *g = fs_emit_name(s->emit, i);
+
+        fn(arg, g, "datagrams", e->datagrams);
+        fn(arg, g, "flows", e->flows);
+        fn(arg, g, "bytes", e->bytes);
+        fn(arg, g, "send_errors", e->send_errors);
+        fn(arg, g, "lost_flows", e->lost_flows);
+        fn(arg, g, "skipped_ipv6", e->skipped_ipv6);
+    }
+    if (s->bus != NULL) {
+        fn(arg, "bus", "messages", s->bus_messages);
+        fn(arg, "bus", "flows", s->bus_flows);
+        fn(arg, "bus", "dropped_messages", s->bus_dropped_messages);
+        fn(arg, "bus", "dropped_flows", s->bus_dropped_flows);
+    }
+}
+
+/* Log lines: one per group, its non-zero counters (packets and flows
+ * always, so that a silent sensor shows as such). */
+struct logline {
+    const char *group;
+    char buf[1024];
+    size_t n;
+};
+
+static void log_flush(struct logline *l)
+{
+    if (l->group != NULL)
+        fs_log(FS_LOG_INFO, "%s:%s", l->group, l->buf);
+    l->group = NULL;
+    l->n = 0;
+    l->buf[0] = '\0';
+}
+
+static void log_add(void *arg, const char *group, const char *name, uint64_t v)
+{
+    struct logline *l = arg;
+    int w;
+
+    if (l->group != group)
+        log_flush(l);
+    l->group = group;
+    if (v == 0 && strcmp(name, "packets") != 0 && strcmp(name, "flows") != 0)
+        return;
+    w = snprintf(l->buf + l->n, sizeof(l->buf) - l->n, " %s=%llu", name,
+                 (unsigned long long)v);
+    if (w > 0 && (size_t)w < sizeof(l->buf) - l->n)
+        l->n += (size_t)w;
+}
+
+static void log_counters(struct sensor *s)
+{
+    struct logline l = { .group = NULL, .n = 0 };
+
+    l.buf[0] = '\0';
+    each_counter(s, log_add, &l);
+    log_flush(&l);
+}
+
+struct stats_walk {
+    struct fs_stats *st;
+    const char *group;
+};
+
+static void stats_add(void *arg, const char *group, const char *name, uint64_t v)
+{
+    struct stats_walk *w = arg;
+
+    if (w->group != group) {
+        fs_stats_group(w->st, group);
+        w->group = group;
+    }
+    fs_stats_add(w->st, name, v);
+}
+
+/* The stats message: groups "capture", "flowtable", one per export
+ * destination (named by its URL) and "bus". */
+static void send_stats(struct sensor *s)
+{
+    struct stats_walk w = { s->stats, NULL };
+    const void *buf;
+    size_t len;
+
+    if (s->bus == NULL)
+        return;
+    fs_stats_reset(s->stats, clock_ms(CLOCK_REALTIME));
+    each_counter(s, stats_add, &w);
+    if (fs_stats_finish(s->stats, &buf, &len) == 0 &&
+        fs_bus_send(s->bus, fs_msg_type_name(FS_MSG_STATS), buf, len) < 0)
+        fs_log(FS_LOG_WARNING, "stats message not sent: %s", fs_bus_error(s->bus));
+}
+
+/*
+ * Set-up and tear-down.
+ */
+
+/* mkdir -p of the directory holding `path`; what it creates is handed to
+ * `pw` (when not NULL), who will bind there once privileges are dropped. */
+static void prepare_parent(const char *path, const struct passwd *pw)
+{
+    char copy[4096], *dir;
+    size_t len;
+
+    if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
+        return;
+    dir = dirname(copy);
+    len = strlen(dir);
+    for (size_t i = 1; i <= len; i++) {
+        if (dir[i] != '/' && dir[i] != '\0')
+            continue;
+        dir[i] = '\0';
+        if (mkdir(dir, 0750) == 0) {
+            if (pw != NULL && chown(dir, pw->pw_uid, pw->pw_gid) < 0)
+                fs_log(FS_LOG_WARNING, "bus directory %s: %s", dir, strerror(errno));
+        } else if (errno != EEXIST) {
+            fs_log(FS_LOG_WARNING, "bus directory %s: %s", dir, strerror(errno));
+            return;
+        }
+        if (i < len)
+            dir[i] = '/';
+    }
+}
+
+static int open_captures(struct sensor *s, char *err, size_t errlen)
+{
+    const struct fs_sensor_config *c = &s->cfg;
+    struct fs_capture_config cc = {
+        .filter = c->filter,
+        .in_if = c->in_if,
+        .snaplen = (int)c->snaplen,
+        .promisc = c->promisc,
+        .buffer_size = (int)c->buffer_size,
+        .immediate = c->immediate,
+        .timeout_ms = (int)c->capture_timeout,
+    };
+    size_t n = fs_sensor_config_offline(c) ? c->read.n : 1;
+
+    if ((s->caps = calloc(n, sizeof(*s->caps))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s->caps[i] = fs_sensor_config_offline(c)
+                         ? fs_capture_open_file(c->read.v[i], &cc, err, errlen)
+                         : fs_capture_open_live(c->interface, &cc, err, errlen);
+        if (s->caps[i] == NULL)
+            return -1;
+        s->ncaps++;
+        fs_log(FS_LOG_INFO, "%s %s (%s)", fs_sensor_config_offline(c) ? "reading" : "capturing on",
+               fs_capture_name(s->caps[i]), fs_capture_link_name(s->caps[i]));
+    }
+    return 0;
+}
+
+static int open_meter(struct sensor *s, char *err, size_t errlen)
+{
+    const struct fs_sensor_config *c = &s->cfg;
+    struct fs_ft_config fc = {
+        .inactive_ms = c->inactive_timeout * 1000u,
+        .active_ms = c->active_timeout * 1000u,
+        .tcp_end_ms = c->tcp_end_timeout * 1000u,
+        .max_flows = c->max_flows,
+        .max_frags = c->max_fragments,
+        .frag_timeout_ms = c->fragment_timeout * 1000u,
+        .exporter = c->exporter_ip,
+        .domain = c->domain,
+    };
+    struct fs_emit_config ec = {
+        .domain = c->domain,
+        .datagram_size = c->export_size,
+        .template_timeout_ms = c->template_timeout * 1000u,
+    };
+
+    if ((s->ft = fs_ft_new(&fc, on_flow_end, s)) == NULL) {
+        snprintf(err, errlen, "flow table of %llu flows: out of memory",
+                 (unsigned long long)c->max_flows);
+        return -1;
+    }
+    if ((s->emit = fs_emit_new(&ec)) == NULL) {
+        snprintf(err, errlen, "export: out of memory, or export-size too small");
+        return -1;
+    }
+    for (size_t i = 0; i < c->export.n; i++) {
+        if (fs_emit_add(s->emit, c->export.v[i], err, errlen) < 0)
+            return -1;
+        fs_log(FS_LOG_INFO, "exporting flows to %s", c->export.v[i]);
+    }
+    return 0;
+}
+
+static int open_bus(struct sensor *s, const char *endpoint, char *err, size_t errlen)
+{
+    char why[256];
+
+    if (s->cfg.sender != NULL)
+        snprintf(s->sender, sizeof(s->sender), "%s", s->cfg.sender);
+    else if (fs_msg_default_sender("sensor", s->sender, sizeof(s->sender)) < 0)
+        snprintf(s->sender, sizeof(s->sender), "sensor");
+    if (endpoint == NULL)
+        return 0;
+    s->batch = fs_batch_new(s->sender);
+    s->stats = fs_stats_new(s->sender);
+    if (s->batch == NULL || s->stats == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if ((s->bus = fs_bus_pub(endpoint, 0, why, sizeof(why))) == NULL) {
+        snprintf(err, errlen, "publish %s: %s", endpoint, why);
+        return -1;
+    }
+    fs_log(FS_LOG_INFO, "publishing flows on %s as %s", endpoint, s->sender);
+    return 0;
+}
+
+static void close_capture(struct sensor *s, size_t i)
+{
+    struct fs_capture_stats c;
+
+    if (s->caps[i] == NULL)
+        return;
+    fs_capture_stats(s->caps[i], &c);
+    s->cap_total.packets += c.packets;
+    s->cap_total.bytes += c.bytes;
+    fs_capture_close(s->caps[i]);
+    s->caps[i] = NULL;
+}
+
+static void close_all(struct sensor *s)
+{
+    for (size_t i = 0; i < s->nsources; i++)
+        s->sources[i].close(s->sources[i].state);
+    for (size_t i = 0; i < s->ncaps; i++)
+        fs_capture_close(s->caps[i]);
+    free(s->caps);
+    fs_bus_close(s->bus, -1);
+    fs_batch_free(s->batch);
+    fs_stats_free(s->stats);
+    fs_emit_free(s->emit);
+    fs_ft_free(s->ft);
+    fs_sensor_config_free(&s->cfg);
+    free(s->outbuf);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    /* Write errors on stdout are handled where they happen. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Ends every flow still in the table and sends everything out. */
+static void finish(struct sensor *s)
+{
+    fs_ft_flush(s->ft);
+    flush_outputs(s, true);
+    send_stats(s);
+}
+
+/*
+ * Live mode.
+ */
+
+static void drain_capture(struct sensor *s, struct fs_capture *c, int *status)
+{
+    char err[512];
+
+    for (int i = 0; i < LIVE_ROUNDS; i++) {
+        int n = fs_capture_dispatch(c, LIVE_BURST, on_packets, s, err, sizeof(err));
+
+        if (n < 0) {
+            fs_log(FS_LOG_ERROR, "%s", err);
+            got_stop = 1;
+            *status = EXIT_RUNTIME;
+            return;
+        }
+        if (n < LIVE_BURST)
+            return;
+    }
+}
+
+static void note_kernel_drops(struct sensor *s, uint64_t *seen)
+{
+    struct fs_capture_stats c = capture_totals(s);
+    uint64_t lost = c.dropped + c.ifdropped;
+
+    if (lost > *seen)
+        fs_log(FS_LOG_WARNING, "%llu packets dropped before the sensor saw them "
+               "(kernel %llu, interface %llu in all; raise buffer-size?)",
+               (unsigned long long)(lost - *seen), (unsigned long long)c.dropped,
+               (unsigned long long)c.ifdropped);
+    *seen = lost;
+}
+
+static int run_live(struct sensor *s)
+{
+    struct pollfd pfd[1 + MAX_SOURCES];
+    uint64_t mono = clock_ms(CLOCK_MONOTONIC), drops_seen = 0;
+    uint64_t next_expire = mono + EXPIRE_MS;
+    uint64_t next_stats = mono + (uint64_t)s->cfg.stats_interval * 1000u;
+    sigset_t block, orig;
+    int status = 0;
+
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGUSR1);
+    /* Signals are only let in while ppoll() sleeps: none is missed between
+     * checking the flags and going to sleep. */
+    sigprocmask(SIG_BLOCK, &block, &orig);
+    fs_emit_set_boot(s->emit, clock_ms(CLOCK_REALTIME));
+
+    while (!got_stop && !s->out_failed) {
+        struct timespec ts = { 0, TICK_MS * 1000000L };
+        uint64_t now;
+        int r;
+
+        pfd[0] = (struct pollfd){ .fd = fs_capture_fd(s->caps[0]), .events = POLLIN };
+        for (size_t i = 0; i < s->nsources; i++)
+            pfd[1 + i] = (struct pollfd){ .fd = s->sources[i].fd(s->sources[i].state),
+                                          .events = POLLIN };
+        r = ppoll(pfd, 1 + s->nsources, &ts, &orig);
+        if (r < 0 && errno != EINTR) {
+            fs_log(FS_LOG_ERROR, "poll: %s", strerror(errno));
+            status = EXIT_RUNTIME;
+            break;
+        }
+        /* Also on timeouts: a block the kernel hands over by its timeout
+         * does not always wake poll(). */
+        drain_capture(s, s->caps[0], &status);
+        now = clock_ms(CLOCK_REALTIME);
+        for (size_t i = 0; i < s->nsources; i++)
+            s->sources[i].run(s->sources[i].state, now, output_flows, s);
+
+        mono = clock_ms(CLOCK_MONOTONIC);
+        if (mono >= next_expire) {
+            fs_ft_expire(s->ft, now);
+            note_kernel_drops(s, &drops_seen);
+            next_expire = mono + EXPIRE_MS;
+            flush_outputs(s, true);
+        } else {
+            flush_outputs(s, false);
+        }
+        if (got_usr1) {
+            got_usr1 = 0;
+            log_counters(s);
+        }
+        if (s->cfg.stats_interval > 0 && mono >= next_stats) {
+            send_stats(s);
+            log_counters(s);
+            next_stats = mono + (uint64_t)s->cfg.stats_interval * 1000u;
+        }
+    }
+    finish(s);
+    log_counters(s);
+    sigprocmask(SIG_SETMASK, &orig, NULL);
+    return status;
+}
+
+/*
+ * Offline mode.
+ */
+
+static void print_summary(struct sensor *s, FILE *fp, double secs, double cpu)
+{
+    const struct fs_ft_stats *t = fs_ft_stats(s->ft);
+    struct fs_capture_stats c = capture_totals(s);
+    uint64_t ended = 0;
+
+    for (int r = 0; r < FS_FT_REASONS; r++)
+        ended += t->expired[r];
+    fprintf(fp, "packets %llu, bytes %llu, metered %llu, flows %llu\n",
+            (unsigned long long)c.packets, (unsigned long long)c.bytes,
+            (unsigned long long)t->metered, (unsigned long long)ended);
+    fprintf(fp, "ended: inactive %llu, active %llu, tcp_end %llu, table_full %llu, "
+            "end of input %llu\n", (unsigned long long)t->expired[FS_FT_INACTIVE],
+            (unsigned long long)t->expired[FS_FT_ACTIVE],
+            (unsigned long long)t->expired[FS_FT_TCP_END],
+            (unsigned long long)t->expired[FS_FT_TABLE_FULL],
+            (unsigned long long)t->expired[FS_FT_FLUSH]);
+    fprintf(fp, "skipped: not_ip %llu, truncated %llu, malformed %llu; fragments %llu "
+            "(held %llu, unmatched %llu, evicted %llu)\n",
+            (unsigned long long)t->not_ip, (unsigned long long)t->truncated,
+            (unsigned long long)t->malformed, (unsigned long long)t->fragments,
+            (unsigned long long)t->frags_held, (unsigned long long)t->frags_unmatched,
+            (unsigned long long)t->frags_evicted);
+    if (secs > 0 && cpu > 0)
+        fprintf(fp, "time %.3f s (cpu %.3f s): %.0f packets/s, %.0f flows/s\n", secs, cpu,
+                (double)c.packets / cpu, (double)ended / cpu);
+}
+
+static int run_offline(struct sensor *s)
+{
+    uint64_t t0 = clock_ms(CLOCK_MONOTONIC);
+    struct timespec c0, c1;
+    int status = 0;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    for (size_t i = 0; i < s->ncaps && !got_stop && !s->out_failed; i++) {
+        char err[512];
+        int n = 0;
+
+        while (!got_stop && !s->out_failed &&
+               (n = fs_capture_dispatch(s->caps[i], OFFLINE_CHUNK, on_packets, s, err,
+                                        sizeof(err))) >= 0) {
+            if (got_usr1) {
+                got_usr1 = 0;
+                log_counters(s);
+            }
+        }
+        if (n == -1) {
+            fs_log(FS_LOG_ERROR, "%s", err);
+            status = EXIT_RUNTIME;
+        }
+        close_capture(s, i);
+    }
+    finish(s);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    print_summary(s, s->json ? stderr : stdout,
+                  (double)(clock_ms(CLOCK_MONOTONIC) - t0) / 1000.0,
+                  (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
+    log_counters(s);
+    fflush(stdout);
+    return status;
+}
+
+int main(int argc, char *argv[])
+{
+    static struct sensor s;
+    const struct passwd *pw = NULL;
+    char err[512], pubbuf[4096];
+    const char *endpoint;
+    int status;
+
+    fs_log_set_program(PROGRAM);
+    if (fs_sensor_config_init(&s.cfg) < 0) {
+        fprintf(stderr, "%s: out of memory\n", PROGRAM);
+        return EXIT_RUNTIME;
+    }
+    switch (fs_sensor_config_parse_args(&s.cfg, argc, argv, err, sizeof(err))) {
+    case FS_SENSOR_CONFIG_HELP:
+        fs_sensor_config_usage(stdout, PROGRAM);
+        fs_sensor_config_free(&s.cfg);
+        return 0;
+    case FS_SENSOR_CONFIG_VERSION:
+        printf("%s %s\n", PROGRAM, VERSION);
+        fs_sensor_config_free(&s.cfg);
+        return 0;
+    case FS_SENSOR_CONFIG_ERROR:
+        fprintf(stderr, "%s: %s\n", PROGRAM, err);
+        fs_sensor_config_free(&s.cfg);
+        return EXIT_CONFIG;
+    case FS_SENSOR_CONFIG_OK:
+        break;
+    }
+    if (fs_sensor_config_finish(&s.cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", PROGRAM, err);
+        fs_sensor_config_free(&s.cfg);
+        return EXIT_CONFIG;
+    }
+    if (s.cfg.user != NULL && (pw = getpwnam(s.cfg.user)) == NULL) {
+        fprintf(stderr, "%s: user: no such user '%s'\n", PROGRAM, s.cfg.user);
+        fs_sensor_config_free(&s.cfg);
+        return EXIT_CONFIG;
+    }
+    fs_log_set_level((enum fs_log_level)s.cfg.log_level);
+    install_signals();
+
+    s.json = s.cfg.json;
+    if (s.json && (s.outbuf = malloc(STDOUT_BUF)) != NULL)
+        setvbuf(stdout, s.outbuf, _IOFBF, STDOUT_BUF);
+    endpoint = fs_sensor_config_publish(&s.cfg, pubbuf, sizeof(pubbuf));
+
+    status = EXIT_RUNTIME;
+    if (open_meter(&s, err, sizeof(err)) < 0 || open_captures(&s, err, sizeof(err)) < 0) {
+        fs_log(FS_LOG_ERROR, "%s", err);
+        goto out;
+    }
+    if (endpoint != NULL) {
+        const char *e = endpoint[0] == '@' || endpoint[0] == '>' ? endpoint + 1 : endpoint;
+
+        if (strncmp(e, "ipc://", 6) == 0)
+            prepare_parent(e + 6, pw);
+    }
+    if (pw != NULL) {
+        if (fs_capture_drop_privileges(pw, err, sizeof(err)) < 0) {
+            fs_log(FS_LOG_ERROR, "%s", err);
+            goto out;
+        }
+        fs_log(FS_LOG_INFO, "running as user %s", pw->pw_name);
+    }
+    if (open_bus(&s, endpoint, err, sizeof(err)) < 0) {
+        fs_log(FS_LOG_ERROR, "%s", err);
+        goto out;
+    }
+    status = fs_sensor_config_offline(&s.cfg) ? run_offline(&s) : run_live(&s);
+out:
+    close_all(&s);
+    return status;
+}

@@ -9,6 +9,10 @@
  * the host overall; a block's sketch takes one window in `quantile-stride`
  * so its samples reach back several days.
  *
+ * Each metric also keeps the host's peak: the largest window value, decaying
+ * with a half-life of two weeks, for detectors that ask "more than this
+ * host ever does" rather than "more than usual at this hour".
+ *
  * Mean and variance are updated with large observations clipped at four
  * standard deviations above the mean (once the slot has min-samples), so
  * an attack does not teach the baseline to expect the next one.
@@ -92,6 +96,7 @@ void an_base_add(const struct fs_an_ctx *c, struct an_base *b, unsigned how, uin
         if (b->on[m] < ocap)
             b->on[m]++;
         welford(&b->omean[m], &b->ovar[m], b->on[m], v);
+        b->peak[m] = (float)(x[m] > b->peak[m] * c->peak_decay ? x[m] : b->peak[m] * c->peak_decay);
         if (win % stride == 0)
             fs_qs_add(&b->blk[m][block_of(how)], x[m]);
         if (win % (stride * AN_QS_ALL_STRIDE) == 0)
@@ -140,6 +145,8 @@ void an_base_moments(const struct fs_an_ctx *c, const struct an_base *b, enum fs
     if (st.n < min)
         an_base_overall(b, m, &st);
     memset(out, 0, sizeof(*out));
+    out->history = b->on[m];
+    out->peak = b->peak[m];
     out->samples = (uint32_t)st.n;
     out->mean = fs_stat_mean(&st);
     out->std = fs_stat_std(&st);

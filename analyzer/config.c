@@ -21,109 +21,23 @@ static void *grow(void *arr, size_t n, size_t size)
 }
 
 /* ------------------------------------------------------------------ */
-/* Prefixes. */
-
-static bool host_bits_clear(const fs_ip *ip, unsigned bits)
-{
-    unsigned len = ip->af == 4 ? 4 : 16;
-
-    for (unsigned i = bits / 8; i < len; i++) {
-        unsigned keep = i == bits / 8 ? bits % 8 : 0;
-
-        if ((ip->b[i] & (uint8_t)(0xff >> keep)) != 0)
-            return false;
-    }
-    return true;
-}
-
-int fs_an_prefixes_add(struct fs_an_prefixes *p, const char *text, char *err, size_t errlen)
-{
-    char addr[FS_IP_STRLEN];
-    const char *slash = strchr(text, '/');
-    size_t alen = slash ? (size_t)(slash - text) : strlen(text);
-    struct fs_an_prefix e;
-    uint64_t bits;
-    unsigned max;
-
-    if (alen == 0 || alen >= sizeof(addr))
-        goto bad;
-    memcpy(addr, text, alen);
-    addr[alen] = '\0';
-    if (fs_ip_parse(addr, &e.net) != 0)
-        goto bad;
-    max = e.net.af == 4 ? 32 : 128;
-    bits = max;
-    if (slash && (fs_opts_parse_u64(slash + 1, &bits, err, errlen) != 0 || bits > max)) {
-        fs_opts_fail(err, errlen, "'%s': prefix length must be 0..%u", text, max);
-        return -1;
-    }
-    e.bits = (uint8_t)bits;
-    if (!host_bits_clear(&e.net, e.bits)) {
-        fs_opts_fail(err, errlen, "'%s' has bits set past the /%u prefix", text, e.bits);
-        return -1;
-    }
-    struct fs_an_prefix *nv = grow(p->v, p->n, sizeof(*nv));
-    if (nv == NULL) {
-        fs_opts_fail(err, errlen, "out of memory");
-        return -1;
-    }
-    p->v = nv;
-    p->v[p->n++] = e;
-    return 0;
-bad:
-    fs_opts_fail(err, errlen, "'%s' is not an address or CIDR prefix", text);
-    return -1;
-}
-
-static bool prefix_eq(const uint8_t *x, const uint8_t *y, unsigned bits)
-{
-    unsigned whole = bits / 8, rest = bits % 8;
-
-    if (memcmp(x, y, whole) != 0)
-        return false;
-    return rest == 0 || ((x[whole] ^ y[whole]) & (uint8_t)(0xff << (8 - rest))) == 0;
-}
-
-bool fs_an_prefixes_match(const struct fs_an_prefixes *p, const fs_ip *ip)
-{
-    for (size_t i = 0; i < p->n; i++)
-        if (p->v[i].net.af == ip->af && prefix_eq(p->v[i].net.b, ip->b, p->v[i].bits))
-            return true;
-    return false;
-}
-
-void fs_an_prefixes_free(struct fs_an_prefixes *p)
-{
-    free(p->v);
-    p->v = NULL;
-    p->n = 0;
-}
-
-const char *fs_an_prefix_format(const struct fs_an_prefix *p, char *out)
-{
-    char a[FS_IP_STRLEN];
-    snprintf(out, FS_IP_STRLEN + 4, "%s/%u", fs_ip_format(&p->net, a), p->bits);
-    return out;
-}
-
-/* ------------------------------------------------------------------ */
 /* Custom option kinds. */
 
 static int set_home(void *conf, const char *v, char *err, size_t errlen)
 {
-    return fs_an_prefixes_add(&((struct fs_an_config *)conf)->home, v, err, errlen);
+    return fs_cidrs_add(&((struct fs_an_config *)conf)->home, v, err, errlen);
 }
 
 static int set_allow(void *conf, const char *v, char *err, size_t errlen)
 {
-    return fs_an_prefixes_add(&((struct fs_an_config *)conf)->allow, v, err, errlen);
+    return fs_cidrs_add(&((struct fs_an_config *)conf)->allow, v, err, errlen);
 }
 
-static void write_prefixes(const struct fs_an_prefixes *p, const char *name, FILE *fp)
+static void write_prefixes(const struct fs_cidrs *p, const char *name, FILE *fp)
 {
-    char buf[FS_IP_STRLEN + 4];
+    char buf[FS_CIDR_STRLEN];
     for (size_t i = 0; i < p->n; i++)
-        fprintf(fp, "%s = %s\n", name, fs_an_prefix_format(&p->v[i], buf));
+        fprintf(fp, "%s = %s\n", name, fs_cidr_format(&p->v[i], buf));
 }
 
 static void write_home(const void *conf, const struct fs_opt *o, FILE *fp)
@@ -159,10 +73,8 @@ static int set_setting(void *conf, const char *v, char *err, size_t errlen)
         if (*p == '-')
             *p = '_';
     if (strcmp(s.key, "allow") == 0) {
-        struct fs_an_prefixes probe = { 0 };
-        int rc = fs_an_prefixes_add(&probe, s.text, err, errlen);
-        fs_an_prefixes_free(&probe);
-        if (rc != 0)
+        struct fs_cidr probe;
+        if (fs_cidr_parse(s.text, &probe, err, errlen) != 0)
             goto fail;
     } else if (fs_opts_parse_double(s.text, &s.value, why, sizeof(why)) == 0) {
         s.numeric = true;
@@ -217,57 +129,6 @@ static void write_utc_offset(const void *conf, const struct fs_opt *o, FILE *fp)
     fprintf(fp, "%s = %d\n", o->name, (int)((const struct fs_an_config *)conf)->utc_offset);
 }
 
-static int set_level(struct fs_an_config *c, const char *v, int level, char *err,
-                     size_t errlen)
-{
-    bool b;
-
-    if (fs_opts_parse_bool(v, &b, err, errlen) != 0)
-        return -1;
-    if (b)
-        c->log_level = level;
-    else if (c->log_level == level)
-        c->log_level = FS_LOG_INFO;
-    return 0;
-}
-
-static int set_quiet(void *conf, const char *v, char *err, size_t errlen)
-{
-    return set_level(conf, v, FS_LOG_WARNING, err, errlen);
-}
-
-static int set_verbose(void *conf, const char *v, char *err, size_t errlen)
-{
-    return set_level(conf, v, FS_LOG_DEBUG, err, errlen);
-}
-
-static void write_quiet(const void *conf, const struct fs_opt *o, FILE *fp)
-{
-    fprintf(fp, "%s = %s\n", o->name,
-            ((const struct fs_an_config *)conf)->log_level == FS_LOG_WARNING ? "yes" : "no");
-}
-
-static void write_verbose(const void *conf, const struct fs_opt *o, FILE *fp)
-{
-    fprintf(fp, "%s = %s\n", o->name,
-            ((const struct fs_an_config *)conf)->log_level == FS_LOG_DEBUG ? "yes" : "no");
-}
-
-static int check_endpoint(void *conf, const char *v, char *err, size_t errlen)
-{
-    static const char *const schemes[] = { "ipc://", "tcp://", "inproc://" };
-    const char *e = v[0] == '@' || v[0] == '>' ? v + 1 : v;
-
-    (void)conf;
-    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-        size_t n = strlen(schemes[i]);
-        if (strncmp(e, schemes[i], n) == 0 && e[n] != '\0')
-            return 0;
-    }
-    fs_opts_fail(err, errlen, "'%s' is not a ZeroMQ endpoint (ipc://PATH, tcp://HOST:PORT)", v);
-    return -1;
-}
-
 #define OFF(f) offsetof(struct fs_an_config, f)
 
 static const struct fs_opt rows[] = {
@@ -281,14 +142,15 @@ static const struct fs_opt rows[] = {
       "format of the --read files (csv, json, pcap); default: from their content", false, 0, 0 },
     { "csv-tz", FS_OPT_STR, OFF(csv_tz), 0, 0, NULL, NULL, "ZONE",
       "time zone of nfdump CSV times: local, UTC, or +HH:MM; default local", false, 0, 0 },
-    { "subscribe", FS_OPT_STRV, OFF(subscribe), 0, 0, check_endpoint, NULL, "ENDPOINT",
+    { "subscribe", FS_OPT_STRV, OFF(subscribe), 0, 0, fs_opts_check_endpoint, NULL,
+      "ENDPOINT",
       "flows-bus endpoint to subscribe to; repeatable", true, 0, 0 },
     { "alerts", FS_OPT_STR, OFF(alerts), 0, 0, NULL, NULL, "FILE",
       "write anomalies to FILE as JSON lines ('-': stdout); rewritten with --read, "
       "appended to when live", false, 0, 0 },
     { "report", FS_OPT_STR, OFF(report), 0, 0, NULL, NULL, "FILE",
       "write the JSON report at the end of --read (and on SIGUSR2 when live)", false, 0, 0 },
-    { "publish", FS_OPT_STR, OFF(publish), 0, 0, check_endpoint, NULL, "ENDPOINT",
+    { "publish", FS_OPT_STR, OFF(publish), 0, 0, fs_opts_check_endpoint, NULL, "ENDPOINT",
       "events-bus endpoint for anomalies and summaries", false, 0, 0 },
     { "sender", FS_OPT_STR, OFF(sender), 0, 0, NULL, NULL, "ID",
       "sender id on the events bus; default analyzer@<hostname>", false, 0, 0 },
@@ -349,9 +211,9 @@ static const struct fs_opt rows[] = {
       "flush the alerts file this often when live; default 1s", false, 0, 0 },
     { "stats-interval", FS_OPT_SECONDS, OFF(stats_interval), 0, DAY, NULL, NULL, "SECONDS",
       "log counters this often when live, 0 never; default 5m", false, 0, 0 },
-    { "quiet", FS_OPT_CUSTOM, 0, 0, 0, set_quiet, write_quiet, NULL,
+    { "quiet", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_WARNING, 0, NULL, NULL, NULL,
       "log warnings and errors only", false, 0, 0 },
-    { "verbose", FS_OPT_CUSTOM, 0, 0, 0, set_verbose, write_verbose, NULL,
+    { "verbose", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_DEBUG, 0, NULL, NULL, NULL,
       "log debugging detail too", false, 0, 0 },
 };
 
@@ -390,8 +252,8 @@ void fs_an_config_init(struct fs_an_config *c)
 void fs_an_config_free(struct fs_an_config *c)
 {
     fs_opts_free(&table, c);
-    fs_an_prefixes_free(&c->home);
-    fs_an_prefixes_free(&c->allow);
+    fs_cidrs_free(&c->home);
+    fs_cidrs_free(&c->allow);
     for (size_t i = 0; i < c->nset; i++) {
         free(c->set[i].detector);
         free(c->set[i].key);
@@ -441,7 +303,7 @@ int fs_an_config_check(struct fs_an_config *c, char *err, size_t errlen)
         static const char *const defaults[] = { "10.0.0.0/8", "172.16.0.0/12",
                                                 "192.168.0.0/16", "fc00::/7" };
         for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-            if (fs_an_prefixes_add(&c->home, defaults[i], err, errlen) != 0)
+            if (fs_cidrs_add(&c->home, defaults[i], err, errlen) != 0)
                 return -1;
     }
     return 0;

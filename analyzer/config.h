@@ -19,19 +19,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cidr.h"
 #include "flow.h"
 #include "opts.h"
 
-/* One address prefix (home network or allowlist entry). */
-struct fs_an_prefix {
-    fs_ip net;    /* host bits cleared */
-    uint8_t bits;
-};
-
-struct fs_an_prefixes {
-    struct fs_an_prefix *v;
-    size_t n;
-};
+/* Home networks and allowlists are ipc/cidr.h prefix lists. The fs_an_prefix
+ * names below are aliases kept until core.c is moved over to fs_cidr. */
+#define fs_an_prefix fs_cidr
+#define fs_an_prefixes fs_cidrs
 
 /* One `--set detector.key=value`. `used` is set when a detector reads it. */
 struct fs_an_setting {
@@ -56,8 +51,8 @@ struct fs_an_config {
     char *csv_tz;                 /* zone of nfdump CSV times; NULL: local */
 
     /* Networks and allowlists. */
-    struct fs_an_prefixes home;   /* empty after parsing: the RFC 1918/4193 defaults */
-    struct fs_an_prefixes allow;  /* global allowlist */
+    struct fs_cidrs home;         /* empty after parsing: the RFC 1918/4193 defaults */
+    struct fs_cidrs allow;        /* global allowlist */
     struct fs_an_setting *set;    /* --set entries (numeric ones and *.allow) */
     size_t nset;
 
@@ -115,13 +110,10 @@ int fs_an_config_set(struct fs_an_config *c, const char *key, const char *value,
  * (tests) call it before fs_analyzer_new(). */
 int fs_an_config_check(struct fs_an_config *c, char *err, size_t errlen);
 
-/* Parses "10.0.0.0/8" or "2001:db8::/32" (an address alone: a host) and adds
- * it. Host bits set under the prefix are refused. Returns 0 or -1 with `err`. */
-int fs_an_prefixes_add(struct fs_an_prefixes *p, const char *text, char *err, size_t errlen);
-bool fs_an_prefixes_match(const struct fs_an_prefixes *p, const fs_ip *ip);
-void fs_an_prefixes_free(struct fs_an_prefixes *p);
-/* "10.0.0.0/8". `out` holds FS_IP_STRLEN + 4 bytes. */
-const char *fs_an_prefix_format(const struct fs_an_prefix *p, char *out);
+#define fs_an_prefixes_add fs_cidrs_add
+#define fs_an_prefixes_match fs_cidrs_match
+#define fs_an_prefixes_free fs_cidrs_free
+#define fs_an_prefix_format fs_cidr_format
 
 void fs_an_config_write(const struct fs_an_config *c, FILE *fp);
 void fs_an_config_usage(FILE *fp, const char *program);

@@ -35,7 +35,8 @@ static int home_init(struct fs_an_ctx *c)
     const struct fs_an_prefixes *p = &c->cfg->home;
 
     c->home4 = calloc(p->n ? p->n : 1, sizeof(*c->home4));
-    if (c->home4 == NULL)
+    c->home6.v = calloc(p->n ? p->n : 1, sizeof(*c->home6.v));
+    if (c->home4 == NULL || c->home6.v == NULL)
         return -1;
     for (size_t i = 0; i < p->n; i++) {
         const struct fs_an_prefix *e = &p->v[i];
@@ -46,10 +47,7 @@ static int home_init(struct fs_an_ctx *c)
             c->home4[c->nhome4].mask = e->bits ? ~UINT32_C(0) << (32 - e->bits) : 0;
             c->nhome4++;
         } else {
-            char why[64];
-            if (fs_an_prefixes_add(&c->home6, "::", why, sizeof(why)) != 0)
-                return -1;
-            c->home6.v[c->home6.n - 1] = *e;
+            c->home6.v[c->home6.n++] = *e;
         }
     }
     return 0;
@@ -167,12 +165,16 @@ static int settings_init(struct fs_an_ctx *c, char *err, size_t errlen)
     return 0;
 }
 
-/* A --set key that nobody read is a typo or a setting of another version. */
+/* A --set key that nobody read is a typo or a setting of another version;
+ * those of a switched-off detector were not read and are fine. */
 static int settings_check(struct fs_an_ctx *c, char *err, size_t errlen)
 {
     for (size_t i = 0; i < c->nset; i++) {
         const struct fs_an_setting *s = c->set[i].s;
-        if (!s->used) {
+        bool running = strcmp(s->detector, "baseline") == 0;
+        for (size_t k = 0; k < c->ndet && !running; k++)
+            running = strcmp(c->det[k]->name, s->detector) == 0;
+        if (!s->used && running) {
             snprintf(err, errlen, "--set %s.%s: unknown setting (no %s setting is named '%s')",
                      s->detector, s->key, s->detector, s->key);
             return -1;
@@ -271,6 +273,7 @@ struct fs_an_ctx *fs_analyzer_new(const struct fs_an_config *cfg, fs_an_sink_fn 
     if (settings_init(c, err, errlen) != 0)
         goto fail;
     baseline_params(c);
+    c->peak_decay = exp(log(0.5) * cfg->window / (14.0 * 86400.0));
     if (detectors_create(c, err, errlen) != 0 || settings_check(c, err, errlen) != 0)
         goto fail;
     return c;

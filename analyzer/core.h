@@ -73,6 +73,7 @@ struct an_base {
      * slot cap, so it forgets at the same pace). */
     float omean[FS_M_COUNT], ovar[FS_M_COUNT];
     uint32_t on[FS_M_COUNT];
+    float peak[FS_M_COUNT];                  /* decaying maximum of the windows */
 };
 
 /* A service port kept per host (Space-Saving over AN_HOST_PORTS). */
@@ -210,6 +211,7 @@ struct fs_an_ctx {
 
     /* Scoring constants read once. */
     double std_abs_floor[FS_M_COUNT];
+    double peak_decay;          /* per window, for a half-life of two weeks */
 
     /* Summary being handed out (fs_analyzer_summary). */
     struct fs_summary sum;

@@ -12,8 +12,8 @@
  * `coalesce` seconds of a beat are part of it, so a check-in made of a burst
  * of connections is one beat.
  *
- * At the close of every window each pair that gained a beat is scored from
- * its inter-arrival intervals, RITA-style but robust:
+ * At the close of every window each pair that gained a beat is scored
+ * (one far from a finding waits a few beats first), RITA-style but robust:
  *   - the base period is the median interval, or a half or a third of it when
  *     that explains clearly more intervals (more than half the beats missed);
  *   - each interval is folded onto the period (an interval near k periods is
@@ -22,15 +22,18 @@
  *   - dispersion is the MAD of the folded intervals relative to the period
  *     (a robust coefficient of variation, "jitter"), so a few odd intervals
  *     do not hide a beacon and jittered random traffic does not look like one;
- *   - timing = (1 - jitter / jitter_max) x share of intervals within
+ *   - by intervals: (1 - jitter / jitter_max) x share of intervals within
  *     `tolerance` periods of a multiple x (1 + share of expected beats
- *     present) / 2 x sqrt(beats held / 16) (few beats look regular by
- *     chance);
+ *     present) / 2; by phase: how well the beats keep their phase on a grid
+ *     of that period (an implant woken by a clock keeps it whatever its
+ *     jitter); timing = the better of the two x sqrt(beats held / 16), as few
+ *     beats look regular by chance more often;
  *   - score = 100 x timing x (0.6 + 0.2 size regularity + 0.1 beat count +
  *     0.1 duration) x prevalence factor.
- * Popular services called periodically by many internal hosts (NTP, update
+ * Popular services called periodically by many internal hosts (update
  * checks) are tamed by the allowlist and by peer prevalence: the share of
  * internal hosts with state for the same (peer, port) lowers the score.
+ * Services periodic by design (NTP) are not tracked at all, by default.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -94,6 +97,7 @@ struct pair {
     uint64_t alerted_ms;  /* event time of the last finding, 0: none */
     uint32_t beats_total; /* beats in the current run */
     uint32_t failed;      /* failed or empty connections */
+    uint32_t next_beats;  /* beats_total at which scoring is worth it again */
     uint16_t last_sport;
     uint8_t n;
     uint8_t dirty;        /* a beat arrived since the last scoring */
@@ -104,13 +108,15 @@ struct beacon {
     struct beacon_cfg cfg;
     struct fs_dtab *pairs;
     struct fs_det_prev *prev; /* internal hosts per (peer, port, proto) */
-    uint64_t failed, continued, late, expired;
+    struct fs_dtouch *dirty;  /* pairs with a beat since they were scored */
+    uint64_t swept_hour;      /* last hourly sweep for idle pairs */
+    uint64_t failed, continued, late, expired, scored;
 };
 
 /* What the intervals of one pair say. */
 struct beacon_fit {
-    double period_s, mad_s, jitter, q1_s, q3_s, size_cv, phase_z;
-    unsigned intervals, used, missed;
+    double period_s, mad_s, jitter, q1_s, q3_s, size_cv;
+    unsigned used, missed;
     double timing, size;
 };
 
@@ -178,6 +184,7 @@ static void beacon_destroy(void *st)
         return;
     fs_dtab_free(b->pairs);
     fs_det_prev_free(b->prev);
+    fs_dtouch_free(b->dirty);
     free(b);
 }
 
@@ -185,7 +192,8 @@ static int make_tables(struct beacon *b)
 {
     b->pairs = fs_dtab_new(sizeof(struct pair_key), sizeof(struct pair), b->cfg.max_pairs);
     b->prev = fs_det_prev_new(sizeof(struct peer_key), b->cfg.max_pairs);
-    if (!b->pairs || !b->prev)
+    b->dirty = fs_dtouch_new(sizeof(struct pair_key));
+    if (!b->pairs || !b->prev || !b->dirty)
         return -1;
     fs_dtab_on_evict(b->pairs, on_evict, b);
     return 0;
@@ -241,7 +249,7 @@ static bool add_beat(struct beacon *b, struct pair *p, uint64_t t, uint64_t byte
         p->n = 0; /* silent for longer than the horizon: a new run */
     if (p->n == 0) {
         p->base_ms = p->first_ms = t;
-        p->beats_total = 0;
+        p->beats_total = p->next_beats = 0;
     }
     if (t < p->base_ms) {
         uint64_t d = p->base_ms - t;
@@ -298,6 +306,14 @@ static void make_key(struct pair_key *k, const struct fs_flow *f)
     k->port = (f->proto == 6 || f->proto == 17 || f->proto == 132) ? f->dst_port : 0;
 }
 
+/* Lists a pair that just gained a beat for scoring at the next close. On
+ * out-of-memory it stays unlisted and clean, and the next beat retries. */
+static void mark_dirty(struct beacon *b, const struct pair_key *k, struct pair *p, uint8_t was)
+{
+    if (p->dirty && !was && fs_dtouch_add(b->dirty, 0, k) < 0)
+        p->dirty = 0;
+}
+
 static void beacon_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *af)
 {
     struct beacon *b = st;
@@ -348,8 +364,11 @@ static void beacon_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *
     }
     p->last_sport = f->src_port;
     p->last_end_ms = end;
+    uint8_t was_dirty = p->dirty;
+
     if (!add_beat(b, p, start, fs_det_bytes(f)))
         b->late++;
+    mark_dirty(b, &k, p, was_dirty);
 }
 
 static double median_of(double *v, unsigned n)
@@ -416,7 +435,6 @@ static bool analyze(const struct beacon_cfg *g, const double *t, double *sizes, 
         return false;
     for (unsigned i = 0; i < nd; i++)
         d[i] = tmp[i] = t[i + 1] - t[i];
-    out->intervals = nd;
     double P = median_of(tmp, nd);
 
     if (!(P >= g->min_period_s))
@@ -477,7 +495,6 @@ static bool analyze(const struct beacon_cfg *g, const double *t, double *sizes, 
                          (0.5 + 0.5 * present);
     double by_phase = fs_det_ramp(lock, g->phase_z0, g->phase_z1);
 
-    out->phase_z = lock;
     if (by_phase > by_interval)
         out->period_s = grid_period;
     out->timing = (by_phase > by_interval ? by_phase : by_interval) * confidence;
@@ -508,11 +525,17 @@ static void evaluate(struct beacon *b, struct fs_an_ctx *c, const struct fs_an_w
         return;
     if (p->alerted_ms && w->end_ms - p->alerted_ms < g->realert_ms)
         return;
+    if (p->beats_total < p->next_beats)
+        return;
+    /* Scoring is the costly part: a pair far from a finding waits for up
+     * to 8 more beats, one close to it is scored at every beat. */
+    p->next_beats = p->beats_total + 8;
     for (unsigned i = 0; i < p->n; i++) {
         t[i] = p->beat[i].t / 1000.0;
         sizes[i] = p->beat[i].bytes;
         bytes += p->beat[i].bytes;
     }
+    b->scored++;
     if (!analyze(g, t, sizes, p->n, &fit))
         return;
     double duration_h = (double)(last - p->first_ms) / 3600000.0;
@@ -527,7 +550,11 @@ static void evaluate(struct beacon *b, struct fs_an_ctx *c, const struct fs_an_w
     double score = 100.0 * fit.timing * (0.6 + 0.2 * fit.size + 0.1 * count + 0.1 * span) *
                    prevalence;
 
-    if (score < g->min_score || fs_an_allowed(c, DET, &k->peer))
+    if (score < g->min_score) {
+        p->next_beats = p->beats_total + (uint32_t)fmin(8, fmax(1, (g->min_score - score) / 10));
+        return;
+    }
+    if (fs_an_allowed(c, DET, &k->peer))
         return;
     struct fs_anomaly a;
 
@@ -560,23 +587,43 @@ static void evaluate(struct beacon *b, struct fs_an_ctx *c, const struct fs_an_w
     fs_an_emit(c, &a);
 }
 
+struct close_pass {
+    struct beacon *b;
+    struct fs_an_ctx *c;
+    const struct fs_an_window *w;
+};
+
+static void score_pair(void *arg, const void *key)
+{
+    struct close_pass *pass = arg;
+    struct pair *p = fs_dtab_get(pass->b->pairs, key);
+
+    if (p && p->dirty) {
+        p->dirty = 0;
+        evaluate(pass->b, pass->c, pass->w, key, p);
+    }
+}
+
 static void beacon_close(void *st, struct fs_an_ctx *c, const struct fs_an_window *w)
 {
     struct beacon *b = st;
+    struct close_pass pass = { b, c, w };
+    uint64_t hour = w->end_ms / 3600000u;
+
+    fs_dtouch_take(b->dirty, 0, score_pair, &pass);
+    if (hour == b->swept_hour)
+        return;
+    /* Once an hour: forget pairs idle for the whole horizon. */
     size_t it = 0;
     const void *key;
     struct pair *p;
 
+    b->swept_hour = hour;
     while ((p = fs_dtab_next(b->pairs, &it, &key))) {
         if (p->last_ms + b->cfg.horizon_ms < w->end_ms) {
             pair_unref(b, key);
             fs_dtab_del(b->pairs, key);
             b->expired++;
-            continue;
-        }
-        if (p->dirty) {
-            p->dirty = 0;
-            evaluate(b, c, w, key, p);
         }
     }
 }
@@ -658,6 +705,7 @@ static int load_pair(struct beacon *b, struct fs_buf_r *r)
         return -1;
     *dst = p;
     pair_ref(b, &k);
+    mark_dirty(b, &k, dst, 0);
     return 0;
 }
 
@@ -698,7 +746,9 @@ static void beacon_counters(void *st, void (*fn)(void *arg, const char *name, ui
     fn(arg, "failed_connections", b->failed);
     fn(arg, "continued_records", b->continued);
     fn(arg, "late_beats", b->late);
-    fn(arg, "bytes", sizeof(*b) + fs_dtab_bytes(b->pairs) + fs_det_prev_bytes(b->prev));
+    fn(arg, "scored", b->scored);
+    fn(arg, "bytes", sizeof(*b) + fs_dtab_bytes(b->pairs) + fs_det_prev_bytes(b->prev) +
+                         fs_dtouch_bytes(b->dirty));
 }
 
 const struct fs_detector fs_det_beacon = {

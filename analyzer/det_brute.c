@@ -59,6 +59,7 @@ struct bpair {
     struct slot slot[SPAN_MAX];
     uint64_t packets, bytes, attempts;  /* since the pair was created */
     uint64_t alerted_ms;
+    uint64_t judged_ms;                 /* window last judged: once each */
     uint8_t alerted_severity;
     uint8_t victim;                     /* the source is outside */
 };
@@ -66,6 +67,8 @@ struct bpair {
 struct brute {
     struct brute_cfg cfg;
     struct fs_dtab *pairs;
+    struct fs_dtouch *touched;  /* pairs with attempts, per open window */
+    uint64_t swept_hour;        /* last hourly sweep for idle pairs */
     uint64_t late;
 };
 
@@ -90,6 +93,7 @@ static void brute_destroy(void *st)
     if (!b)
         return;
     fs_dtab_free(b->pairs);
+    fs_dtouch_free(b->touched);
     free(b);
 }
 
@@ -101,7 +105,8 @@ static void *brute_create(struct fs_an_ctx *c)
         return NULL;
     read_cfg(c, &b->cfg);
     b->pairs = fs_dtab_new(sizeof(struct pair_key), sizeof(struct bpair), b->cfg.max_pairs);
-    if (!b->pairs) {
+    b->touched = fs_dtouch_new(sizeof(struct pair_key));
+    if (!b->pairs || !b->touched) {
         brute_destroy(b);
         return NULL;
     }
@@ -146,7 +151,8 @@ static void brute_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *a
             oldest = &p->slot[i];
     }
     if (!s) {
-        if (oldest->win_ms > af->window_ms) {
+        if (oldest->win_ms > af->window_ms ||
+            fs_dtouch_add(b->touched, af->window_ms, &k) < 0) {
             b->late++;
             return;
         }
@@ -224,27 +230,51 @@ static void evaluate(struct brute *b, struct fs_an_ctx *c, const struct fs_an_wi
     fs_an_emit(c, &a);
 }
 
+struct close_pass {
+    struct brute *b;
+    struct fs_an_ctx *c;
+    const struct fs_an_window *w;
+    uint64_t span_from;
+};
+
+static void judge_pair(void *arg, const void *key)
+{
+    const struct close_pass *pass = arg;
+    struct bpair *p = fs_dtab_get(pass->b->pairs, key);
+
+    if (p && p->judged_ms != pass->w->start_ms) {
+        p->judged_ms = pass->w->start_ms;
+        evaluate(pass->b, pass->c, pass->w, key, p, pass->span_from);
+    }
+}
+
 static void brute_close(void *st, struct fs_an_ctx *c, const struct fs_an_window *w)
 {
     struct brute *b = st;
     uint64_t len = w->end_ms - w->start_ms;
     uint64_t back = (uint64_t)(b->cfg.span - 1) * len;
-    uint64_t span_from = w->start_ms > back ? w->start_ms - back : 0;
+    struct close_pass pass = { b, c, w, w->start_ms > back ? w->start_ms - back : 0 };
+    uint64_t hour = w->end_ms / 3600000u;
+
+    fs_dtouch_take(b->touched, w->start_ms, judge_pair, &pass);
+    if (hour == b->swept_hour)
+        return;
+    /* Once an hour: forget pairs with nothing left in the span and no
+     * finding to remember. */
     size_t it = 0;
     const void *key;
     struct bpair *p;
 
+    b->swept_hour = hour;
     while ((p = fs_dtab_next(b->pairs, &it, &key))) {
         uint64_t newest = 0;
 
         for (unsigned i = 0; i < SPAN_MAX; i++)
             if (p->slot[i].win_ms > newest)
                 newest = p->slot[i].win_ms;
-        if (newest < span_from && (!p->alerted_ms || w->end_ms - p->alerted_ms >= b->cfg.realert_ms)) {
-            fs_dtab_del(b->pairs, key); /* nothing left in the span */
-            continue;
-        }
-        evaluate(b, c, w, key, p, span_from);
+        if (newest < pass.span_from &&
+            (!p->alerted_ms || w->end_ms - p->alerted_ms >= b->cfg.realert_ms))
+            fs_dtab_del(b->pairs, key);
     }
 }
 
@@ -256,7 +286,7 @@ static void brute_counters(void *st, void (*fn)(void *arg, const char *name, uin
     fn(arg, "pairs", fs_dtab_count(b->pairs));
     fn(arg, "evicted", fs_dtab_evictions(b->pairs));
     fn(arg, "late", b->late);
-    fn(arg, "bytes", sizeof(*b) + fs_dtab_bytes(b->pairs));
+    fn(arg, "bytes", sizeof(*b) + fs_dtab_bytes(b->pairs) + fs_dtouch_bytes(b->touched));
 }
 
 /* No snapshot: the state covers `span` windows (half an hour by default),

@@ -21,8 +21,9 @@
  *
  * Evidence: the top sources and the top service ports (the lower port of
  * each flow: 443 for a SYN flood, 123 or 53 for reflection) of the victim's
- * inbound packets in the window, from Space-Saving summaries of the whole
- * window's inbound traffic keyed by victim.
+ * inbound packets in the window, from Space-Saving summaries of the
+ * window's inbound traffic keyed by victim, fed once a host has passed a
+ * tenth of a minimum (the flows before that are left out of the evidence).
  *
  * No learned state of its own: the baselines are the core's and snapshotted
  * with it.
@@ -37,6 +38,7 @@
 
 #define DET "ddos"
 #define NWIN 2
+#define EVIDENCE_FROM 10 /* a tenth of a minimum */
 
 struct ddos_cfg {
     uint32_t max_hosts, top_sources, top_ports, cold_samples;
@@ -104,15 +106,17 @@ static void *ddos_create(struct fs_an_ctx *c)
 
     if (!d)
         return NULL;
+    bool ok;
+
     read_cfg(c, &d->cfg);
     d->hosts = fs_dtab_new(sizeof(fs_ip), sizeof(struct dhost), d->cfg.max_hosts);
+    ok = d->hosts != NULL;
     for (unsigned i = 0; i < NWIN; i++) {
         d->slot[i].sources = fs_topk_new(d->cfg.top_sources);
         d->slot[i].ports = fs_topk_new(d->cfg.top_ports);
-        if (!d->slot[i].sources || !d->slot[i].ports)
-            d->hosts = (fs_dtab_free(d->hosts), NULL);
+        ok = ok && d->slot[i].sources && d->slot[i].ports;
     }
-    if (!d->hosts) {
+    if (!ok) {
         ddos_destroy(d);
         return NULL;
     }
@@ -187,6 +191,11 @@ static void ddos_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *af
     w->packets += pk;
     w->bytes += fs_det_bytes(f);
     w->flows++;
+    /* Evidence only for hosts on their way to the minimums: the summaries
+     * then hold the few candidates, not every host's replies. */
+    if ((double)w->packets * EVIDENCE_FROM < d->cfg.min_packets &&
+        (double)w->bytes * EVIDENCE_FROM < d->cfg.min_bytes)
+        return;
     struct fs_topk_key ks = fs_topk_key_ip(&f->src_addr);
     struct fs_topk_key kp = fs_topk_key_id(id);
 

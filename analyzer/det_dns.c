@@ -4,7 +4,9 @@
  *
  * DNS is UDP or TCP port 53, and 853 (DNS over TLS) unless dns_tunnel.dot=0.
  * The client is the internal end whose peer uses the DNS port; queries and
- * answers both count (each direction is its own record with most exporters).
+ * answers both count (each direction is its own record with most exporters),
+ * answers only as far as the host asked (ANSWER_MAX), and probes of port 53
+ * without payload not at all.
  *
  * Volume: per host and window, bytes, flows and bytes per flow. Tunnels push
  * data through names and TXT/NULL answers, which shows as more bytes, more
@@ -18,11 +20,11 @@
  * the host has a baseline. Hosts with fewer than `min_samples` windows are
  * held to the floors times `cold_factor` only.
  *
- * Resolvers: with dns_tunnel.resolver_check=1, DNS to any server that is not
- * on dns_tunnel.allow (the approved resolvers: the internal ones and their
- * upstreams) is reported once per (host, resolver) per `resolver_realert`.
- * Hosts on the allowlist, such as the internal resolvers themselves, are not
- * reported for volume either.
+ * Resolvers: with dns_tunnel.resolver_check=1, queries to any server that is
+ * not on dns_tunnel.allow (the approved resolvers: the internal ones and
+ * their upstreams) are reported once per (host, resolver) per
+ * `resolver_realert`. Hosts on the allowlist, such as the internal resolvers
+ * themselves, are not reported for volume either.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -34,7 +36,7 @@
 #include "sketch.h"
 
 #define DET "dns_tunnel"
-#define DNS_RES 4               /* unapproved resolvers remembered per window */
+#define DNS_SRV 4               /* servers asked, remembered per window */
 #define SNAP_MAGIC 0x4653444eu  /* "FSDN" */
 #define SNAP_VERSION 1u
 #define MAD_TO_STD 1.4826
@@ -62,8 +64,9 @@ struct dnswin {
     uint64_t win_ms;
     uint64_t q_bytes, q_flows, a_bytes, a_flows;
     uint32_t svc_flows[DNS_SVC];
-    uint8_t nres;
-    struct { fs_ip addr; uint32_t flows; } res[DNS_RES];
+    uint8_t judged;     /* listed twice when evicted and back: judge once */
+    uint8_t nsrv;
+    struct { fs_ip addr; uint8_t unapproved; uint32_t flows; } srv[DNS_SRV];
 };
 
 struct dnshost {
@@ -82,7 +85,8 @@ struct dns {
     struct dns_cfg cfg;
     struct fs_dtab *hosts;
     struct fs_dtab *reported;   /* (host, resolver) -> event time of the finding */
-    uint64_t late, res_overflow;
+    struct fs_dtouch *touched;  /* hosts with DNS, per open window */
+    uint64_t late, srv_overflow;
 };
 
 static void read_cfg(struct fs_an_ctx *c, struct dns_cfg *g)
@@ -113,6 +117,7 @@ static void dns_destroy(void *st)
         return;
     fs_dtab_free(d->hosts);
     fs_dtab_free(d->reported);
+    fs_dtouch_free(d->touched);
     free(d);
 }
 
@@ -125,7 +130,8 @@ static void *dns_create(struct fs_an_ctx *c)
     read_cfg(c, &d->cfg);
     d->hosts = fs_dtab_new(sizeof(fs_ip), sizeof(struct dnshost), d->cfg.max_hosts);
     d->reported = fs_dtab_new(sizeof(struct res_key), sizeof(uint64_t), d->cfg.max_hosts);
-    if (!d->hosts || !d->reported) {
+    d->touched = fs_dtouch_new(sizeof(fs_ip));
+    if (!d->hosts || !d->reported || !d->touched) {
         dns_destroy(d);
         return NULL;
     }
@@ -139,8 +145,9 @@ static bool dns_port(const struct dns_cfg *g, uint16_t port)
 
 /* The slot of window `win_ms`, taking over the older one for a new window;
  * NULL when the window is older than both. */
-static struct dnswin *win_slot(struct dnshost *h, uint64_t win_ms)
+static struct dnswin *win_slot(struct dnshost *h, uint64_t win_ms, bool *fresh)
 {
+    *fresh = false;
     if (h->win[0].win_ms == win_ms)
         return &h->win[0];
     if (h->win[1].win_ms == win_ms)
@@ -151,23 +158,28 @@ static struct dnswin *win_slot(struct dnshost *h, uint64_t win_ms)
         return NULL;
     memset(old, 0, sizeof(*old));
     old->win_ms = win_ms;
+    *fresh = true;
     return old;
 }
 
-static void note_resolver(struct dns *d, struct dnswin *s, const fs_ip *server)
+/* Counts a query to `server`; whether it is approved is looked up once per
+ * window. Servers past DNS_SRV in a window are counted as not kept. */
+static void note_server(struct dns *d, struct fs_an_ctx *c, struct dnswin *s,
+                        const fs_ip *server)
 {
-    for (unsigned i = 0; i < s->nres; i++) {
-        if (memcmp(&s->res[i].addr, server, sizeof(*server)) == 0) {
-            s->res[i].flows++;
+    for (unsigned i = 0; i < s->nsrv; i++) {
+        if (memcmp(&s->srv[i].addr, server, sizeof(*server)) == 0) {
+            s->srv[i].flows++;
             return;
         }
     }
-    if (s->nres == DNS_RES) {
-        d->res_overflow++;
+    if (s->nsrv == DNS_SRV) {
+        d->srv_overflow++;
         return;
     }
-    s->res[s->nres].addr = *server;
-    s->res[s->nres++].flows = 1;
+    s->srv[s->nsrv].addr = *server;
+    s->srv[s->nsrv].unapproved = d->cfg.resolver_check && !fs_an_allowed(c, DET, server);
+    s->srv[s->nsrv++].flows = 1;
 }
 
 static void dns_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *af)
@@ -200,10 +212,12 @@ static void dns_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *af)
         return;
     struct dnshost *h = fs_dtab_put(d->hosts, &client, NULL);
     struct dnswin *s;
+    bool fresh;
 
     if (!h)
         return;
-    if ((s = win_slot(h, af->window_ms)) == NULL) {
+    if ((s = win_slot(h, af->window_ms, &fresh)) == NULL ||
+        (fresh && fs_dtouch_add(d->touched, af->window_ms, &client) < 0)) {
         d->late++;
         return;
     }
@@ -215,8 +229,9 @@ static void dns_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *af)
         s->a_flows++;
     }
     s->svc_flows[(port == 853) * 2 + (f->proto == 6)]++;
-    if (d->cfg.resolver_check && !fs_an_allowed(c, DET, &server))
-        note_resolver(d, s, &server);
+    /* The servers the host asked: answers alone may be a reflection attack. */
+    if (query)
+        note_server(d, c, s, &server);
 }
 
 static void add_services(struct fs_anomaly *a, const struct dnswin *s)
@@ -318,6 +333,10 @@ static bool check_volume(struct dns *d, struct fs_an_ctx *c, const struct fs_an_
     fs_anomaly_extra(&a, "usual_flows", j[M_FLOWS].usual);
     fs_anomaly_extra(&a, "usual_bytes_per_flow", j[M_BPF].usual);
     add_services(&a, s);
+    for (unsigned i = 0; i < s->nsrv; i++)
+        fs_det_top_peer(&a, &s->srv[i].addr, s->srv[i].flows);
+    if (a.npeers && a.top_peers[0].value * 2 > s->q_flows)
+        a.peer = a.top_peers[0].addr; /* the server that took most queries */
     h->alerted_ms = w->end_ms;
     fs_an_emit(c, &a);
     return true;
@@ -331,8 +350,10 @@ static void check_resolvers(struct dns *d, struct fs_an_ctx *c, const struct fs_
     uint64_t flows = 0;
 
     memset(&a, 0, sizeof(a));
-    for (unsigned i = 0; i < s->nres; i++) {
-        struct res_key k = { .host = *host, .resolver = s->res[i].addr };
+    for (unsigned i = 0; i < s->nsrv; i++) {
+        if (!s->srv[i].unapproved)
+            continue;
+        struct res_key k = { .host = *host, .resolver = s->srv[i].addr };
         uint64_t *when = fs_dtab_put(d->reported, &k, NULL);
 
         if (when && *when && w->end_ms - *when < d->cfg.resolver_realert_ms)
@@ -340,8 +361,8 @@ static void check_resolvers(struct dns *d, struct fs_an_ctx *c, const struct fs_
         if (when)
             *when = w->end_ms;
         fresh = true;
-        flows += s->res[i].flows;
-        fs_det_top_peer(&a, &s->res[i].addr, s->res[i].flows);
+        flows += s->srv[i].flows;
+        fs_det_top_peer(&a, &s->srv[i].addr, s->srv[i].flows);
     }
     if (!fresh)
         return;
@@ -360,32 +381,48 @@ static void check_resolvers(struct dns *d, struct fs_an_ctx *c, const struct fs_
     fs_an_emit(c, &a);
 }
 
-static void dns_close(void *st, struct fs_an_ctx *c, const struct fs_an_window *w)
+struct close_pass {
+    struct dns *d;
+    struct fs_an_ctx *c;
+    const struct fs_an_window *w;
+};
+
+static void judge_host(void *arg, const void *key)
 {
-    struct dns *d = st;
-    size_t it = 0;
-    const void *key;
-    struct dnshost *h;
+    const struct close_pass *pass = arg;
+    struct dns *d = pass->d;
+    const struct fs_an_window *w = pass->w;
+    struct dnshost *h = fs_dtab_get(d->hosts, key);
+    struct dnswin *s = !h                             ? NULL
+                       : h->win[0].win_ms == w->start_ms ? &h->win[0]
+                       : h->win[1].win_ms == w->start_ms ? &h->win[1]
+                                                         : NULL;
 
-    while ((h = fs_dtab_next(d->hosts, &it, &key))) {
-        struct dnswin *s = h->win[0].win_ms == w->start_ms   ? &h->win[0]
-                           : h->win[1].win_ms == w->start_ms ? &h->win[1]
-                                                             : NULL;
-
-        if (!s || s->q_flows == 0)
-            continue;
+    if (!s || s->judged)
+        return;
+    s->judged = 1;
+    if (s->q_flows) {
         uint64_t a_flows = s->a_flows < s->q_flows ? s->a_flows : s->q_flows;
-        uint64_t a_bytes = s->a_bytes < s->q_flows * ANSWER_MAX ? s->a_bytes : s->q_flows * ANSWER_MAX;
+        uint64_t a_max = s->q_flows * ANSWER_MAX;
+        uint64_t a_bytes = s->a_bytes < a_max ? s->a_bytes : a_max;
         double bytes = (double)(s->q_bytes + a_bytes), flows = (double)(s->q_flows + a_flows);
         double x[M_N] = { bytes, flows, bytes / flows };
 
         /* Until it has a baseline and the warm-up is over a host learns
          * every window, or a busy one would stay "new" for ever. */
-        if (!check_volume(d, c, w, key, h, s, x) || !w->warm || h->all[0].n < d->cfg.min_samples)
+        if (!check_volume(d, pass->c, w, key, h, s, x) || !w->warm ||
+            h->all[0].n < d->cfg.min_samples)
             learn(h, x);
-        if (s->nres)
-            check_resolvers(d, c, w, key, s);
     }
+    check_resolvers(d, pass->c, w, key, s);
+}
+
+static void dns_close(void *st, struct fs_an_ctx *c, const struct fs_an_window *w)
+{
+    struct dns *d = st;
+    struct close_pass pass = { d, c, w };
+
+    fs_dtouch_take(d->touched, w->start_ms, judge_host, &pass);
 }
 
 #define HOST_SNAP_BYTES (17 + 8 + M_N * (128 + 64))
@@ -464,9 +501,10 @@ static void dns_counters(void *st, void (*fn)(void *arg, const char *name, uint6
     fn(arg, "hosts", fs_dtab_count(d->hosts));
     fn(arg, "hosts_evicted", fs_dtab_evictions(d->hosts));
     fn(arg, "resolver_pairs_evicted", fs_dtab_evictions(d->reported));
-    fn(arg, "resolvers_not_kept", d->res_overflow);
+    fn(arg, "servers_not_kept", d->srv_overflow);
     fn(arg, "late", d->late);
-    fn(arg, "bytes", sizeof(*d) + fs_dtab_bytes(d->hosts) + fs_dtab_bytes(d->reported));
+    fn(arg, "bytes", sizeof(*d) + fs_dtab_bytes(d->hosts) + fs_dtab_bytes(d->reported) +
+                         fs_dtouch_bytes(d->touched));
 }
 
 const struct fs_detector fs_det_dns = {

@@ -104,6 +104,8 @@ struct exfil {
     struct exfil_cfg cfg;
     struct fs_dtab *hosts, *pairs;
     struct fs_det_prev *prev;  /* internal hosts per external peer */
+    struct fs_dtouch *touched; /* pairs with bytes, per open window */
+    struct fs_dtouch *burst_hosts; /* hosts with one-way bytes in the closing window */
     uint64_t hour_done;        /* the last hour boundary whose drip spans were checked */
     uint64_t late;
 };
@@ -136,6 +138,8 @@ static void exfil_destroy(void *st)
     fs_dtab_free(x->hosts);
     fs_dtab_free(x->pairs);
     fs_det_prev_free(x->prev);
+    fs_dtouch_free(x->touched);
+    fs_dtouch_free(x->burst_hosts);
     free(x);
 }
 
@@ -165,7 +169,9 @@ static void *exfil_create(struct fs_an_ctx *c)
     x->hosts = fs_dtab_new(sizeof(fs_ip), sizeof(struct exhost), x->cfg.max_hosts);
     x->pairs = fs_dtab_new(sizeof(struct pair_key), sizeof(struct expair), x->cfg.max_pairs);
     x->prev = fs_det_prev_new(sizeof(fs_ip), x->cfg.max_pairs);
-    if (!x->hosts || !x->pairs || !x->prev) {
+    x->touched = fs_dtouch_new(sizeof(struct pair_key));
+    x->burst_hosts = fs_dtouch_new(sizeof(fs_ip));
+    if (!x->hosts || !x->pairs || !x->prev || !x->touched || !x->burst_hosts) {
         exfil_destroy(x);
         return NULL;
     }
@@ -173,22 +179,43 @@ static void *exfil_create(struct fs_an_ctx *c)
     return x;
 }
 
+enum { WIN_LATE = -1, WIN_ADDED, WIN_NEW };
+
 /* Adds to the slot of window `win_ms`, taking over the older slot for a new
- * window; returns false when the window is older than both. */
-static bool win_add(struct win_bytes w[2], uint64_t win_ms, uint64_t out, uint64_t in)
+ * window (WIN_NEW); WIN_LATE when the window is older than both. */
+static int win_add(struct win_bytes w[2], uint64_t win_ms, uint64_t out, uint64_t in)
 {
     unsigned i = w[0].win_ms == win_ms ? 0 : w[1].win_ms == win_ms ? 1 : 2;
+    int rc = WIN_ADDED;
 
     if (i == 2) {
         i = w[0].win_ms <= w[1].win_ms ? 0 : 1;
         if (w[i].win_ms > win_ms)
-            return false;
+            return WIN_LATE;
         memset(&w[i], 0, sizeof(w[i]));
         w[i].win_ms = win_ms;
+        rc = WIN_NEW;
     }
     w[i].out += out;
     w[i].in += in;
-    return true;
+    return rc;
+}
+
+/* Adds to a pair's window and lists the pair for that window's close. */
+static void pair_add(struct exfil *x, const struct pair_key *k, struct expair *p,
+                     uint64_t win_ms, uint64_t out, uint64_t in)
+{
+    switch (win_add(p->win, win_ms, out, in)) {
+    case WIN_LATE:
+        x->late++;
+        break;
+    case WIN_NEW:
+        if (fs_dtouch_add(x->touched, win_ms, k) < 0)
+            x->late++;
+        break;
+    default:
+        break;
+    }
 }
 
 static const struct win_bytes *win_get(const struct win_bytes w[2], uint64_t win_ms)
@@ -252,7 +279,7 @@ static void exfil_inbound(struct exfil *x, const struct fs_an_flow *af)
     if (!p || p->allowed == ALLOW_YES)
         return;
     hours_add(p, af->ts_ms / HOUR_MS, 0, f->bytes);
-    win_add(p->win, af->window_ms, 0, f->bytes);
+    pair_add(x, &k, p, af->window_ms, 0, f->bytes);
 }
 
 /* True when the internal end answers on a service port (a web server
@@ -298,8 +325,7 @@ static void exfil_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *a
     uint64_t back = FS_FLOW_HAS(f, FS_F_REV_BYTES) ? f->rev_bytes : 0;
 
     hours_add(p, af->ts_ms / HOUR_MS, f->bytes, back);
-    if (!win_add(p->win, af->window_ms, f->bytes, back))
-        x->late++;
+    pair_add(x, &k, p, af->window_ms, f->bytes, back);
     uint16_t port = (f->proto == 6 || f->proto == 17 || f->proto == 132) ? f->dst_port : 0;
 
     if (p->port_weight == 0 || (p->port == port && p->proto == f->proto)) {
@@ -312,9 +338,18 @@ static void exfil_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *a
     fs_dtab_put(x->hosts, &k.host, NULL); /* the host gets its hourly samples */
 }
 
-/* The host's pairs as top peers and ports of `a`, weighted by `weight`. */
+/* The one-way bytes of window `win_ms` that made a burst. */
+static uint64_t window_weight(const struct expair *p, uint64_t win_ms)
+{
+    const struct win_bytes *v = win_get(p->win, win_ms);
+
+    return v && p->counted_win_ms == win_ms ? v->out : 0;
+}
+
+/* The host's pairs that counted in window `win_ms` as top peers and ports
+ * of `a`. A walk of the whole table, but only for a finding. */
 static void add_evidence(struct exfil *x, const fs_ip *host, struct fs_anomaly *a,
-                         uint64_t (*weight)(const struct expair *p, uint64_t arg), uint64_t arg)
+                         uint64_t win_ms)
 {
     struct { uint16_t port; uint8_t proto; uint64_t v; } ports[16];
     unsigned nports = 0;
@@ -326,7 +361,7 @@ static void add_evidence(struct exfil *x, const fs_ip *host, struct fs_anomaly *
         const struct pair_key *k = key;
         uint64_t v;
 
-        if (memcmp(&k->host, host, sizeof(*host)) != 0 || (v = weight(p, arg)) == 0)
+        if (memcmp(&k->host, host, sizeof(*host)) != 0 || (v = window_weight(p, win_ms)) == 0)
             continue;
         fs_det_top_peer(a, &k->peer, v);
         unsigned i = 0;
@@ -345,37 +380,38 @@ static void add_evidence(struct exfil *x, const fs_ip *host, struct fs_anomaly *
         fs_det_top_port(a, ports[i].port, ports[i].proto, ports[i].v);
 }
 
-static uint64_t window_weight(const struct expair *p, uint64_t win_ms)
+struct close_pass {
+    struct exfil *x;
+    struct fs_an_ctx *c;
+    const struct fs_an_window *w;
+};
+
+/* Adds a pair's one-way bytes of the closing window to its host, listing
+ * the host for the burst check. */
+static void count_pair(void *arg, const void *key)
 {
-    const struct win_bytes *v = win_get(p->win, win_ms);
+    const struct close_pass *pass = arg;
+    struct exfil *x = pass->x;
+    uint64_t win_ms = pass->w->start_ms;
+    const struct pair_key *k = key;
+    struct expair *p = fs_dtab_get(x->pairs, k);
+    const struct win_bytes *v = p ? win_get(p->win, win_ms) : NULL;
+    struct exhost *h;
+    uint32_t users;
 
-    return v && p->counted_win_ms == win_ms ? v->out : 0;
-}
-
-/* Adds each pair's one-way bytes of window `w` to its host. */
-static void count_window(struct exfil *x, const struct fs_an_window *w)
-{
-    size_t it = 0;
-    const void *key;
-    struct expair *p;
-
-    while ((p = fs_dtab_next(x->pairs, &it, &key))) {
-        const struct pair_key *k = key;
-        const struct win_bytes *v = win_get(p->win, w->start_ms);
-        struct exhost *h;
-        uint32_t users;
-
-        if (!v || !one_way(&x->cfg, (double)v->out, (double)v->in))
-            continue;
-        if ((h = fs_dtab_get(x->hosts, &k->host)) == NULL)
-            continue;
-        if (h->burst_win_ms != w->start_ms) {
-            h->burst_win_ms = w->start_ms;
-            h->burst_bytes = 0;
-        }
-        h->burst_bytes += (uint64_t)((double)v->out * prevalence(x, &k->peer, &users));
-        p->counted_win_ms = w->start_ms;
+    /* Listed twice when evicted and back within the window: count once. */
+    if (!v || p->counted_win_ms == win_ms || !one_way(&x->cfg, (double)v->out, (double)v->in))
+        return;
+    if ((h = fs_dtab_get(x->hosts, &k->host)) == NULL)
+        return;
+    if (h->burst_win_ms != win_ms) {
+        h->burst_win_ms = win_ms;
+        h->burst_bytes = 0;
+        if (fs_dtouch_add(x->burst_hosts, win_ms, &k->host) < 0)
+            return;
     }
+    h->burst_bytes += (uint64_t)((double)v->out * prevalence(x, &k->peer, &users));
+    p->counted_win_ms = win_ms;
 }
 
 static void check_burst(struct exfil *x, struct fs_an_ctx *c, const struct fs_an_window *w,
@@ -401,7 +437,7 @@ static void check_burst(struct exfil *x, struct fs_an_ctx *c, const struct fs_an
     a.host = *host;
     a.cls = FS_AC_EXFILTRATION;
     snprintf(a.metric, sizeof(a.metric), "bytes_out_external");
-    add_evidence(x, host, &a, window_weight, w->start_ms);
+    add_evidence(x, host, &a, w->start_ms);
     if (a.npeers > 0 && a.top_peers[0].value * 2 > ext)
         a.peer = a.top_peers[0].addr; /* one peer took most of it */
     fs_anomaly_extra(&a, "bytes_out_total", b.observed);
@@ -577,16 +613,22 @@ static void close_hour(struct exfil *x, struct fs_an_ctx *c, const struct fs_an_
         learn_hour(g, h);
 }
 
+static void burst_host(void *arg, const void *key)
+{
+    const struct close_pass *pass = arg;
+    struct exhost *h = fs_dtab_get(pass->x->hosts, key);
+
+    if (h)
+        check_burst(pass->x, pass->c, pass->w, key, h);
+}
+
 static void exfil_close(void *st, struct fs_an_ctx *c, const struct fs_an_window *w)
 {
     struct exfil *x = st;
-    size_t it = 0;
-    const void *key;
-    struct exhost *h;
+    struct close_pass pass = { x, c, w };
 
-    count_window(x, w);
-    while ((h = fs_dtab_next(x->hosts, &it, &key)))
-        check_burst(x, c, w, key, h);
+    fs_dtouch_take(x->touched, w->start_ms, count_pair, &pass);
+    fs_dtouch_take(x->burst_hosts, w->start_ms, burst_host, &pass);
     /* Windows without flows are never closed, so an hour boundary may be
      * passed by any window: close every hour since the last one, up to a
      * day of them after a long silence (the sketch keeps 30 samples). */
@@ -768,7 +810,8 @@ static void exfil_counters(void *st, void (*fn)(void *arg, const char *name, uin
     fn(arg, "pairs_evicted", fs_dtab_evictions(x->pairs));
     fn(arg, "late", x->late);
     fn(arg, "bytes", sizeof(*x) + fs_dtab_bytes(x->hosts) + fs_dtab_bytes(x->pairs) +
-                         fs_det_prev_bytes(x->prev));
+                         fs_det_prev_bytes(x->prev) + fs_dtouch_bytes(x->touched) +
+                         fs_dtouch_bytes(x->burst_hosts));
 }
 
 const struct fs_detector fs_det_exfil = {

@@ -22,9 +22,13 @@
  * history are held to the floors times `cold_factor`. The allowlist
  * (lateral_movement.allow) is for hosts whose rounds are irregular.
  *
- * The evidence lists the latest peers and ports and how many attempts were
- * answered (a completed handshake): an intruder with working credentials
- * gets answers, a worm probing blindly mostly does not.
+ * Reaching means being answered: a finding also needs at least
+ * `min_answered` of the attempts it counts (in the window, or in the
+ * horizon) to have completed a handshake. An intruder with working
+ * credentials gets answers; a blind sweep that only collects resets and
+ * silence is host_sweep's to report. A host is reported again within
+ * `realert` only when the finding is more severe. The evidence lists the
+ * latest peers and ports, the attempts and the share answered.
  */
 #include <math.h>
 #include <stdio.h>
@@ -52,20 +56,21 @@ struct lat_cfg {
     uint32_t max_hosts;
     uint64_t horizon_ms, realert_ms;
     struct fs_usual_cfg fast, slow;
+    double min_answered;
     uint8_t ports[65536 / 8];
 };
 
-/* Attempts in one of the two open windows. */
-struct lat_win {
-    uint64_t win_ms;
+/* Attempts in a window, or in an epoch of the horizon (see span.h). */
+struct lat_count {
+    uint64_t at;                  /* window start, or epoch index */
     uint32_t attempts, answered;
 };
 
 struct lhost {
     struct fs_span peers;
     struct fs_usual_peaks usual;
-    struct lat_win win[2];
-    uint64_t last_ms, alerted_ms;
+    struct fs_usual_alerted alerted;
+    struct lat_count win[2], epoch[2];
     uint8_t allowed;
     uint8_t nrecent;
     fs_ip recent_peer[RECENT];    /* newest first */
@@ -95,7 +100,8 @@ static void read_cfg(struct fs_an_ctx *c, struct lat_cfg *g)
     double horizon = fs_det_param(c, DET, "horizon", 3600, 600, 86400);
 
     g->horizon_ms = (uint64_t)(horizon * 1000.0);
-    g->realert_ms = (uint64_t)(fs_det_param(c, DET, "realert", 3600, 0, 30 * 86400) * 1000.0);
+    g->realert_ms = (uint64_t)(fs_det_param(c, DET, "realert", 21600, 0, 30 * 86400) * 1000.0);
+    g->min_answered = fs_det_param(c, DET, "min_answered", 0.2, 0, 1);
     fs_usual_read_cfg(c, DET, "window_", &fast, &g->fast);
     fs_usual_read_cfg(c, DET, "slow_", &slow, &g->slow);
     memset(def, 0, sizeof(def));
@@ -167,23 +173,41 @@ static struct lhost *host_get(struct lateral *l, const fs_ip *ip)
     struct lhost *h = fs_dtab_put(l->hosts, ip, &created);
 
     if (h && created)
-        fs_span_init(&h->peers);
+        fs_span_init(&h->peers, l->cfg.horizon_ms / 2);
     return h;
 }
 
-static struct lat_win *win_slot(struct lhost *h, uint64_t win_ms)
+/* The counter of `at` among two, taking over the older one; NULL when `at`
+ * is older than both. */
+static struct lat_count *count_of(struct lat_count v[2], uint64_t at)
 {
-    if (h->win[0].win_ms == win_ms)
-        return &h->win[0];
-    if (h->win[1].win_ms == win_ms)
-        return &h->win[1];
-    struct lat_win *old = h->win[0].win_ms <= h->win[1].win_ms ? &h->win[0] : &h->win[1];
+    if (v[0].at == at)
+        return &v[0];
+    if (v[1].at == at)
+        return &v[1];
+    struct lat_count *old = v[0].at <= v[1].at ? &v[0] : &v[1];
 
-    if (old->win_ms > win_ms)
+    if (old->at > at)
         return NULL;
     memset(old, 0, sizeof(*old));
-    old->win_ms = win_ms;
+    old->at = at;
     return old;
+}
+
+/* Attempts and answered ones of window `win_ms`, or of the horizon at epoch
+ * `epoch` (that epoch and the one before, as span.h counts peers). */
+static void counts_in(const struct lhost *h, bool horizon, uint64_t win_ms, uint64_t epoch,
+                      uint32_t *attempts, uint32_t *answered)
+{
+    const struct lat_count *v = horizon ? h->epoch : h->win;
+
+    *attempts = *answered = 0;
+    for (unsigned i = 0; i < 2; i++) {
+        if (horizon ? v[i].at + 1 < epoch : v[i].at != win_ms)
+            continue;
+        *attempts += v[i].attempts;
+        *answered += v[i].answered;
+    }
 }
 
 static void lateral_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *af)
@@ -212,18 +236,19 @@ static void lateral_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow 
         l->allowlisted++;
         return;
     }
-    struct lat_win *wn = win_slot(h, af->window_ms);
+    uint64_t epoch_ms = l->cfg.horizon_ms / 2;
+    struct lat_count *wn = count_of(h->win, af->window_ms);
+    struct lat_count *ep = count_of(h->epoch, af->ts_ms / epoch_ms);
 
-    if (!wn || !fs_span_add(&h->peers, af->window_ms, af->ts_ms, l->cfg.horizon_ms / 2,
-                            fs_hash_ip(&dst))) {
+    if (!wn || !ep || !fs_span_add(&h->peers, af->window_ms, af->ts_ms, fs_hash_ip(&dst))) {
         l->late++;
         return;
     }
     l->attempts++;
     wn->attempts++;
+    ep->attempts++;
     wn->answered += kind != FS_CONN_FAILED;
-    if (af->ts_ms > h->last_ms)
-        h->last_ms = af->ts_ms;
+    ep->answered += kind != FS_CONN_FAILED;
     if (h->nrecent && memcmp(&h->recent_peer[0], &dst, sizeof(dst)) == 0 &&
         h->recent_port[0] == f->dst_port)
         return;
@@ -237,7 +262,8 @@ static void lateral_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow 
 
 static void report(struct lateral *l, struct fs_an_ctx *c, const struct fs_an_window *w,
                    const fs_ip *host, struct lhost *h, const struct fs_usual_verdict *v,
-                   bool slow, uint64_t n_fast, uint64_t n_slow, const struct lat_win *wn)
+                   bool slow, uint64_t n_fast, uint64_t n_slow, uint32_t attempts,
+                   uint32_t answered)
 {
     struct fs_anomaly a;
     uint64_t back = slow ? l->cfg.horizon_ms : w->end_ms - w->start_ms;
@@ -263,10 +289,9 @@ static void report(struct lateral *l, struct fs_an_ctx *c, const struct fs_an_wi
     fs_anomaly_extra(&a, "peers_window", (double)n_fast);
     fs_anomaly_extra(&a, "peers_horizon", (double)n_slow);
     fs_anomaly_extra(&a, "horizon_s", (double)l->cfg.horizon_ms / 1000.0);
-    fs_anomaly_extra(&a, "attempts_window", wn ? wn->attempts : 0);
-    fs_anomaly_extra(&a, "answered_share",
-                     wn && wn->attempts ? (double)wn->answered / wn->attempts : 0);
-    h->alerted_ms = w->end_ms;
+    fs_anomaly_extra(&a, "attempts", attempts);
+    fs_anomaly_extra(&a, "answered_share", attempts ? (double)answered / attempts : 0);
+    fs_usual_alerted_set(&h->alerted, w->end_ms, v->score);
     fs_an_emit(c, &a);
 }
 
@@ -284,24 +309,23 @@ static void lateral_close(void *st, struct fs_an_ctx *c, const struct fs_an_wind
         l->day = day;
     }
     while ((h = fs_dtab_next(l->hosts, &it, &key))) {
-        uint64_t n_fast = fs_span_window(&h->peers, w->start_ms);
+        uint64_t n_fast = fs_span_window(&h->peers, w->start_ms), n_slow;
+        uint32_t attempts, answered;
         struct fs_usual_verdict v;
         bool slow;
 
         if (n_fast == 0)
             continue;
-        uint64_t n_slow = fs_span_horizon(&h->peers, &l->scratch);
+        n_slow = fs_span_horizon(&h->peers, w->start_ms, &l->scratch);
         double score = fs_usual_peaks_judge(&h->usual, &l->cfg.fast, &l->cfg.slow,
                                             (double)n_fast, (double)n_slow, w->warm, &v, &slow);
 
-        if (score <= 0 || !w->warm ||
-            (h->alerted_ms && w->end_ms - h->alerted_ms < l->cfg.realert_ms))
+        counts_in(h, slow, w->start_ms, w->start_ms / (l->cfg.horizon_ms / 2), &attempts,
+                  &answered);
+        if (score <= 0 || !w->warm || (double)answered < l->cfg.min_answered * attempts ||
+            fs_usual_repeat(&h->alerted, w->end_ms, l->cfg.realert_ms, score))
             continue;
-        const struct lat_win *wn = h->win[0].win_ms == w->start_ms   ? &h->win[0]
-                                   : h->win[1].win_ms == w->start_ms ? &h->win[1]
-                                                                     : NULL;
-
-        report(l, c, w, key, h, &v, slow, n_fast, n_slow, wn);
+        report(l, c, w, key, h, &v, slow, n_fast, n_slow, attempts, answered);
     }
 }
 
@@ -341,7 +365,7 @@ static int load_host(struct lateral *l, struct fs_buf_r *r)
 
     if (!h)
         return -1;
-    fs_span_init(&h->peers);
+    fs_span_init(&h->peers, l->cfg.horizon_ms / 2);
     h->usual = u;
     return 0;
 }
@@ -377,13 +401,17 @@ static void lateral_counters(void *st, void (*fn)(void *arg, const char *name, u
                              void *arg)
 {
     struct lateral *l = st;
+    size_t bytes = sizeof(*l) + fs_dtab_bytes(l->hosts), it = 0;
+    const struct lhost *h;
 
+    while ((h = fs_dtab_next(l->hosts, &it, NULL)))
+        bytes += fs_span_heap_bytes(&h->peers);
     fn(arg, "hosts", fs_dtab_count(l->hosts));
     fn(arg, "hosts_evicted", fs_dtab_evictions(l->hosts));
     fn(arg, "attempts", l->attempts);
     fn(arg, "allowlisted", l->allowlisted);
     fn(arg, "late", l->late);
-    fn(arg, "bytes", sizeof(*l) + fs_dtab_bytes(l->hosts));
+    fn(arg, "bytes", bytes);
 }
 
 const struct fs_detector fs_det_lateral = {

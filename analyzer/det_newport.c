@@ -20,7 +20,8 @@
  * in a 512-bit Bloom filter (k = 3: under 1% false hits up to 40 services;
  * a false hit only hides a new service). During the warm-up every service
  * used is learned; afterwards a service not in the filter is a candidate
- * that must carry `min_bytes` of payload in `min_flows` flows within a day.
+ * that must carry `min_bytes` of payload in `min_flows` flows (a candidate
+ * idle for a day is forgotten).
  * Then it is reported unless it is common - used by at least `common_hosts`
  * internal hosts in the same role - or the host itself is younger than
  * `host_learn` (a host new to the network first learns like everyone did),
@@ -117,7 +118,8 @@ static void read_cfg(struct fs_an_ctx *c, struct np_cfg *g)
     g->min_flows = fs_det_param(c, DET, "min_flows", 2, 1, 1e9);
     g->common_hosts = (unsigned)fs_det_param(c, DET, "common_hosts", 3, 1, MAX_COMMON);
     g->max_per_day = (unsigned)fs_det_param(c, DET, "max_per_day", 5, 1, 255);
-    g->host_learn_ms = (uint64_t)(fs_det_param(c, DET, "host_learn", 86400, 0, 365 * 86400) * 1000.0);
+    g->host_learn_ms =
+        (uint64_t)(fs_det_param(c, DET, "host_learn", 86400, 0, 365 * 86400) * 1000.0);
     g->ephemeral_min = (uint16_t)fs_det_param(c, DET, "ephemeral_min", 32768, 1024, 65535);
     g->server_internal_clients = fs_det_param(c, DET, "server_internal_clients", 0, 0, 1) != 0;
 }

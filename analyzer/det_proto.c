@@ -8,7 +8,8 @@
  * call is mostly UDP) and their volumes are volume_spike's. Every other
  * protocol is counted per internal host and window (bytes and packets, both
  * directions), in up to PROTO_SLOTS protocols per host (the slot with the
- * least learned share is reused for a new one; counted as slot_reuse).
+ * least learned share is reused for a new one; counted as slot_reuse), with
+ * A host gets an entry with its first protocol other than TCP and UDP.
  *
  * Learning. The share of a protocol in a host's window is its bytes over
  * the host's bytes in and out that window (the core's count). Per host and
@@ -21,7 +22,7 @@
  * `min_bytes` and a share of at least `min_share`, and that share is at
  * least `ratio` times the host's learned share. ICMP and ICMPv6 must also
  * average `icmp_min_packet` bytes per packet: echo requests are 64 to 100
- * bytes, tunnels fill packets. Hosts whose core baseline holds fewer than
+ * bytes, tunnels fill packets. Hosts the core has seen in fewer than
  * `min_windows` windows are not judged: a host the core knows and this
  * detector does not has never used any protocol but TCP and UDP. The score is 50 at the threshold
  * share and 40 more per tenfold; a protocol that is common in the network
@@ -209,7 +210,9 @@ static void proto_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *a
     }
     p->net_bytes[i][f->proto] += bytes;
     p->net_total[i] += bytes;
-    if (f->proto == 6 || f->proto == 17 || bytes == 0)
+    /* Protocol 0 marks a free slot; as an IP protocol it is an IPv6
+     * extension header, never a flow's transport. */
+    if (f->proto == 6 || f->proto == 17 || f->proto == 0 || bytes == 0)
         return;
     if (af->src_internal)
         account(p, &f->src_addr, af, bytes, fs_det_packets(f));
@@ -246,8 +249,7 @@ static double judge(const struct proto *p, const struct phost *h, const struct p
 
 static void report(struct proto *p, struct fs_an_ctx *c, const struct fs_an_window *w,
                    const fs_ip *host, struct phost *h, const struct pslot *s,
-                   const struct pcount *n, double total, double score, double threshold,
-                   uint64_t windows)
+                   const struct pcount *n, double total, double score, double threshold)
 {
     struct fs_anomaly a;
     double share = total > 0 ? (double)n->bytes / total : 1.0;
@@ -261,7 +263,7 @@ static void report(struct proto *p, struct fs_an_ctx *c, const struct fs_an_wind
     snprintf(a.metric, sizeof(a.metric), "protocol_share");
     a.observed = share;
     a.expected = learned_share(h, s);
-    a.samples = (uint32_t)(windows > UINT32_MAX ? UINT32_MAX : windows);
+    a.samples = (uint32_t)fmin(h->weight, UINT32_MAX);
     fs_det_top_port(&a, 0, s->proto, n->bytes);
     fs_anomaly_extra(&a, "proto", s->proto);
     fs_anomaly_extra(&a, "bytes", (double)n->bytes);
@@ -275,44 +277,66 @@ static void report(struct proto *p, struct fs_an_ctx *c, const struct fs_an_wind
     fs_an_emit(c, &a);
 }
 
-/* One host at the close of window w: judge, then learn the window. */
-static void close_host(struct proto *p, struct fs_an_ctx *c, const struct fs_an_window *w,
-                       const fs_ip *host, struct phost *h)
+/* The host's traffic in window w, as the core counted it (bytes in and
+ * out), and whether the core has seen it in `min` windows at least: a host
+ * it knows that this detector has no entry for never used a protocol but
+ * TCP and UDP. */
+static double host_bytes(struct fs_an_ctx *c, const fs_ip *host, const struct fs_an_window *w,
+                         uint64_t min, bool *known)
 {
-    const struct proto_cfg *g = &p->cfg;
     struct fs_baseline_view out, in;
-    bool reported = false;
 
+    *known = false;
     if (fs_an_baseline(c, host, FS_M_BYTES_OUT, w, &out) < 0 ||
         fs_an_baseline(c, host, FS_M_BYTES_IN, w, &in) < 0)
+        return 0;
+    *known = out.history >= min;
+    return out.observed + in.observed;
+}
+
+struct close_pass {
+    struct proto *p;
+    struct fs_an_ctx *c;
+    const struct fs_an_window *w;
+};
+
+/* One host active in the window being closed: judge its protocols, then
+ * learn the window. The core is asked for the host's traffic only when a
+ * protocol of it was seen in the window; otherwise each share is 0. */
+static void close_host(void *arg, const fs_ip *host)
+{
+    struct close_pass *cp = arg;
+    struct proto *p = cp->p;
+    const struct fs_an_window *w = cp->w;
+    const struct proto_cfg *g = &p->cfg;
+    struct phost *h = fs_dtab_get(p->hosts, host);
+    const struct pcount *n[PROTO_SLOTS];
+    bool seen = false, known = false, reported = false;
+    double total = 0;
+
+    if (!h)
         return;
-    double total = out.observed + in.observed;
-
-    if (total <= 0)
-        return; /* not active in this window: nothing to learn */
     for (unsigned i = 0; i < PROTO_SLOTS; i++) {
-        const struct pslot *s = &h->s[i];
-        const struct pcount *n = s->proto ? count_in(s->win, w->start_ms) : NULL;
-        double thr;
+        n[i] = h->s[i].proto ? count_in(h->s[i].win, w->start_ms) : NULL;
+        seen |= n[i] != NULL;
+    }
+    if (seen)
+        total = host_bytes(cp->c, host, w, g->min_windows, &known);
+    for (unsigned i = 0; i < PROTO_SLOTS && seen && known && w->warm; i++) {
+        double thr, score;
 
-        if (!n || !w->warm || out.samples < g->min_windows)
-            continue;
-        double score = judge(p, h, s, n, total, &thr);
-
-        if (score <= 0)
+        if (!n[i] || (score = judge(p, h, &h->s[i], n[i], total, &thr)) <= 0)
             continue;
         reported = true;
         if (!h->alerted_ms || w->end_ms - h->alerted_ms >= g->realert_ms)
-            report(p, c, w, host, h, s, n, total, score, thr, out.samples);
+            report(p, cp->c, w, host, h, &h->s[i], n[i], total, score, thr);
     }
     if (reported)
         return;
     for (unsigned i = 0; i < PROTO_SLOTS; i++) {
-        struct pslot *s = &h->s[i];
-        const struct pcount *n = s->proto ? count_in(s->win, w->start_ms) : NULL;
-        double share = n && total > 0 ? fmin(1.0, (double)n->bytes / total) : 0;
+        double share = n[i] && total > 0 ? fmin(1.0, (double)n[i]->bytes / total) : 0;
 
-        s->share = s->share * g->decay + share;
+        h->s[i].share = h->s[i].share * g->decay + share;
     }
     h->weight = h->weight * g->decay + 1;
 }
@@ -320,12 +344,9 @@ static void close_host(struct proto *p, struct fs_an_ctx *c, const struct fs_an_
 static void proto_close(void *st, struct fs_an_ctx *c, const struct fs_an_window *w)
 {
     struct proto *p = st;
-    size_t it = 0;
-    const void *key;
-    struct phost *h;
+    struct close_pass cp = { p, c, w };
 
-    while ((h = fs_dtab_next(p->hosts, &it, &key)))
-        close_host(p, c, w, key, h);
+    fs_an_each_host(c, w, close_host, &cp);
     for (unsigned i = 0; i < NWIN; i++) {
         if (p->net_win[i] != w->start_ms || p->net_total[i] == 0)
             continue;

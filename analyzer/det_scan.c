@@ -14,31 +14,35 @@
  * that carried data, are not probes; neither are multicast destinations.
  *
  * Counting. Per key - (source, target) for port scans, (source, protocol,
- * port) for sweeps - the distinct ports or hosts are kept in HyperLogLog
- * counters (exact up to 28, then 2^8 registers, 6.5% error): one per open
- * window, and two epochs of half the horizon each, whose union counts the
- * last horizon/2 to horizon of event time. At each window close every key
- * probed in that window is judged on both counts: the fast one (a window)
- * against `window_floor`, the slow one (the horizon) against `slow_floor`.
+ * port) for sweeps - the distinct ports or hosts per window and over a
+ * rolling horizon of event time (span.h: HyperLogLog counters, exact up to
+ * 28). At each window close every key probed in that window is judged on
+ * both counts: the fast one (the window) against `window_floor`, the slow
+ * one (the horizon, six hours by default) against `slow_floor`; the
+ * stronger verdict makes the finding. A key is reported again within
+ * `realert` (the horizon) only when it becomes more severe.
  *
  * Learning. An internal source's day peak of each count (its largest key)
  * is one sample of a per-source usual level (usual.h): a source that does
  * this every day - a monitoring server checking twenty ports, a management
- * host pushing to every desktop - is held to `ratio` times that level. Days
- * a source was reported in do not teach it. Outside sources are transient:
- * they are held to the floors. The authorised vulnerability scanner belongs
- * on the allowlist (port_scan.allow, host_sweep.allow), not in a baseline.
+ * host pushing to every desktop - is held to `ratio` times that level. Once
+ * a source has `min_samples` days, the days it was reported in do not
+ * teach it. Outside sources are transient: they are held to the floors.
+ * The authorised vulnerability scanner belongs on the allowlist
+ * (port_scan.allow, host_sweep.allow), not in a baseline.
  *
  * Distributed sweeps (host_sweep only). Per (protocol, port), over the same
  * horizon, the distinct internal targets and the distinct sources of probes
  * from sources that touched at most `dist_max_per_source` hosts on that port
- * (a lone wide sweeper is reported on its own). Many sources, each a few
- * targets, and targets far above the port's usual day peak make a finding.
+ * (a lone wide sweeper is reported on its own). At least
+ * `dist_min_sources` sources and targets far above the port's usual day
+ * peak (`dist_floor` at least) make a finding.
  *
  * The internal host of a finding is the scanner when it is internal, else
  * the target: the host scanned, or for sweeps the latest host probed; the
- * scanner is then the peer. Findings about outside scanners are scaled by
- * `inbound_factor` (the internet scans everyone; a scan from inside is news).
+ * scanner is then the peer. Findings about outside scanners, and
+ * distributed sweeps, are scaled by `inbound_factor` (the internet scans
+ * everyone; a scan from inside is news).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -78,7 +82,8 @@ _Static_assert(sizeof(struct scan_key) == 2 * sizeof(fs_ip) + 4, "scan_key has p
 
 struct entry {
     struct fs_span span;
-    uint64_t first_ms, last_ms, alerted_ms;
+    struct fs_usual_alerted alerted;
+    uint64_t first_ms, last_ms;
     uint32_t probes, failed;
     uint8_t inbound;          /* the source is outside */
     uint8_t wide;             /* sweeps: too many hosts to be one of many sources */
@@ -102,10 +107,9 @@ struct dist_key {
 /* One port, network-wide: a distributed sweep in progress. */
 struct dist {
     struct fs_span targets, sources;
-    struct fs_usual usual;    /* day peaks of distinct targets */
-    double peak;
-    uint64_t last_ms, alerted_ms;
-    uint8_t reported;
+    struct fs_usual_day usual; /* day peaks of distinct targets */
+    struct fs_usual_alerted alerted;
+    uint64_t first_ms, last_ms; /* of the probes in the horizon */
     uint8_t nrecent;
     fs_ip last_target;
     fs_ip recent_src[RECENT];
@@ -351,13 +355,15 @@ static void dist_add(struct scan *s, const struct fs_an_flow *af, const struct s
     if (!d)
         return;
     if (created) {
-        fs_span_init(&d->targets);
-        fs_span_init(&d->sources);
+        fs_span_init(&d->targets, epoch_ms);
+        fs_span_init(&d->sources, epoch_ms);
     }
-    fs_span_add(&d->targets, 0, af->ts_ms, epoch_ms, fs_hash_ip(dst));
-    fs_span_add(&d->sources, 0, af->ts_ms, epoch_ms, fs_hash_ip(&k->src));
+    fs_span_add(&d->targets, 0, af->ts_ms, fs_hash_ip(dst));
+    fs_span_add(&d->sources, 0, af->ts_ms, fs_hash_ip(&k->src));
     remember_ip(d->recent_src, &d->nrecent, &k->src);
     d->last_target = *dst;
+    if (!d->first_ms || d->last_ms + s->cfg.horizon_ms < af->ts_ms)
+        d->first_ms = fs_det_start_ms(af);
     if (af->ts_ms > d->last_ms)
         d->last_ms = af->ts_ms;
 }
@@ -399,12 +405,12 @@ static void scan_flow(void *st, struct fs_an_ctx *c, const struct fs_an_flow *af
     if (!e)
         return;
     if (created) {
-        fs_span_init(&e->span);
+        fs_span_init(&e->span, s->cfg.horizon_ms / 2);
         e->first_ms = fs_det_start_ms(af);
         e->inbound = !af->src_internal;
     }
     s->probes++;
-    if (!fs_span_add(&e->span, af->window_ms, af->ts_ms, s->cfg.horizon_ms / 2, item)) {
+    if (!fs_span_add(&e->span, af->window_ms, af->ts_ms, item)) {
         s->late++;
         return;
     }
@@ -434,7 +440,7 @@ struct judged {
 };
 
 static void report_key(struct scan *s, struct fs_an_ctx *c, const struct fs_an_window *w,
-                       const struct scan_key *k, struct entry *e, struct judged *j)
+                       const struct scan_key *k, struct entry *e, struct judged *j, double score)
 {
     static const char *const metric[2][2] = {
         { "distinct_ports", "distinct_ports_horizon" },
@@ -445,8 +451,7 @@ static void report_key(struct scan *s, struct fs_an_ctx *c, const struct fs_an_w
 
     memset(&a, 0, sizeof(a));
     fs_usual_evidence(&j->v, metric[s->sweep][j->slow], &a);
-    if (e->inbound)
-        a.score *= s->cfg.inbound_factor;
+    a.score = score;
     a.ts_ms = j->slow ? (e->first_ms > from ? e->first_ms : from) : w->start_ms;
     a.end_ms = w->end_ms;
     a.cls = s->sweep ? FS_AC_HOST_SWEEP : FS_AC_PORT_SCAN;
@@ -475,7 +480,7 @@ static void report_key(struct scan *s, struct fs_an_ctx *c, const struct fs_an_w
     fs_anomaly_extra(&a, "probes", e->probes);
     fs_anomaly_extra(&a, "failed_share", e->probes ? (double)e->failed / e->probes : 0);
     fs_anomaly_extra(&a, "inbound", e->inbound);
-    e->alerted_ms = w->end_ms;
+    fs_usual_alerted_set(&e->alerted, w->end_ms, score);
     fs_an_emit(c, &a);
 }
 
@@ -501,28 +506,31 @@ static void close_keys(struct scan *s, struct fs_an_ctx *c, const struct fs_an_w
         struct source *so = e->inbound ? NULL : fs_dtab_get(s->sources, &k->src);
 
         j.n_fast = n_fast;
-        j.n_slow = fs_span_horizon(&e->span, &s->scratch);
+        j.n_slow = fs_span_horizon(&e->span, w->start_ms, &s->scratch);
         double score = fs_usual_peaks_judge(so ? &so->peaks : NULL, &s->cfg.fast, &s->cfg.slow,
                                             (double)j.n_fast, (double)j.n_slow, w->warm, &j.v,
                                             &j.slow);
 
+        if (e->inbound)
+            score *= s->cfg.inbound_factor;
         if (score <= 0 || !w->warm ||
-            (e->alerted_ms && w->end_ms - e->alerted_ms < s->cfg.realert_ms))
+            fs_usual_repeat(&e->alerted, w->end_ms, s->cfg.realert_ms, score))
             continue;
-        report_key(s, c, w, k, e, &j);
+        report_key(s, c, w, k, e, &j, score);
     }
 }
 
 static void report_dist(struct scan *s, struct fs_an_ctx *c, const struct fs_an_window *w,
                         const struct dist_key *k, struct dist *d,
-                        const struct fs_usual_verdict *v, uint64_t nsrc)
+                        const struct fs_usual_verdict *v, uint64_t nsrc, double score)
 {
     struct fs_anomaly a;
+    uint64_t from = w->end_ms > s->cfg.horizon_ms ? w->end_ms - s->cfg.horizon_ms : 0;
 
     memset(&a, 0, sizeof(a));
     fs_usual_evidence(v, "distinct_targets_distributed", &a);
-    a.score *= s->cfg.inbound_factor;
-    a.ts_ms = w->end_ms > s->cfg.horizon_ms ? w->end_ms - s->cfg.horizon_ms : 0;
+    a.score = score;
+    a.ts_ms = d->first_ms > from ? d->first_ms : from;
     a.end_ms = w->end_ms;
     a.cls = FS_AC_HOST_SWEEP;
     a.host = d->last_target;
@@ -534,7 +542,7 @@ static void report_dist(struct scan *s, struct fs_an_ctx *c, const struct fs_an_
     fs_anomaly_extra(&a, "targets_per_source", v->observed / (double)nsrc);
     fs_anomaly_extra(&a, "horizon_s", (double)s->cfg.horizon_ms / 1000.0);
     fs_anomaly_extra(&a, "distributed", 1);
-    d->alerted_ms = w->end_ms;
+    fs_usual_alerted_set(&d->alerted, w->end_ms, score);
     fs_an_emit(c, &a);
 }
 
@@ -547,27 +555,26 @@ static void close_ports(struct scan *s, struct fs_an_ctx *c, const struct fs_an_
     while ((d = fs_dtab_next(s->ports, &it, &key))) {
         struct fs_usual_verdict v;
 
-        if (d->last_ms + s->cfg.horizon_ms < w->end_ms && fs_usual_samples(&d->usual) == 0) {
+        if (d->last_ms + s->cfg.horizon_ms < w->end_ms && fs_usual_samples(&d->usual.usual) == 0) {
             dist_evicted(NULL, key, d);
             fs_dtab_del(s->ports, key); /* quiet and never learned anything */
             continue;
         }
         if (d->last_ms < w->start_ms)
             continue; /* no probe this window: judged when it had one */
-        uint64_t targets = fs_span_horizon(&d->targets, &s->scratch);
-        uint64_t nsrc = fs_span_horizon(&d->sources, &s->scratch);
-        double score = fs_usual_judge(&d->usual, &s->cfg.dist, (double)targets, &v);
+        uint64_t targets = fs_span_horizon(&d->targets, w->start_ms, &s->scratch);
+        uint64_t nsrc = fs_span_horizon(&d->sources, w->start_ms, &s->scratch);
+        bool many = (double)nsrc >= s->cfg.dist_min_sources;
+        double score = fs_usual_day_judge(&d->usual, &s->cfg.dist, (double)targets,
+                                          w->warm && many, &v);
 
-        if ((double)nsrc < s->cfg.dist_min_sources)
+        if (!many)
             score = 0;
-        if (score > 0 && w->warm)
-            d->reported = 1;
-        if (d->peak < (double)targets)
-            d->peak = (double)targets;
+        score *= s->cfg.inbound_factor;
         if (score <= 0 || !w->warm ||
-            (d->alerted_ms && w->end_ms - d->alerted_ms < s->cfg.realert_ms))
+            fs_usual_repeat(&d->alerted, w->end_ms, s->cfg.realert_ms, score))
             continue;
-        report_dist(s, c, w, key, d, &v, nsrc);
+        report_dist(s, c, w, key, d, &v, nsrc, score);
     }
 }
 
@@ -582,12 +589,8 @@ static void learn_day(struct scan *s)
         fs_usual_peaks_learn(&so->peaks);
     if (!s->ports)
         return;
-    for (it = 0; (d = fs_dtab_next(s->ports, &it, NULL));) {
-        if (!d->reported)
-            fs_usual_add(&d->usual, d->peak);
-        d->peak = 0;
-        d->reported = 0;
-    }
+    for (it = 0; (d = fs_dtab_next(s->ports, &it, NULL));)
+        fs_usual_day_learn(&d->usual);
 }
 
 static void scan_close(void *st, struct fs_an_ctx *c, const struct fs_an_window *w)
@@ -609,7 +612,7 @@ static void scan_close(void *st, struct fs_an_ctx *c, const struct fs_an_window 
 /* Snapshot: the learned usual levels of sources and ports. */
 
 #define SOURCE_SNAP_BYTES (17 + FS_USUAL_PEAKS_SNAP_MAX)
-#define PORT_SNAP_BYTES (4 + FS_USUAL_SNAP_MAX + 8 + 1)
+#define PORT_SNAP_BYTES (3 + FS_USUAL_DAY_SNAP_MAX)
 
 static int scan_save(void *st, FILE *fp)
 {
@@ -636,16 +639,9 @@ static int scan_save(void *st, FILE *fp)
 
         fs_buf_put_u8(&w, k->proto);
         fs_buf_put_u16(&w, k->port);
-        fs_usual_save(&d->usual, &w);
-        fs_buf_put_f64(&w, d->peak);
-        fs_buf_put_u8(&w, d->reported);
+        fs_usual_day_save(&d->usual, &w);
     }
     return fs_det_save_blob(fp, s->sweep ? SNAP_MAGIC_HS : SNAP_MAGIC_PS, SNAP_VERSION, &w);
-}
-
-static bool peak_ok(double v)
-{
-    return isfinite(v) && v >= 0;
 }
 
 static int load_source(struct scan *s, struct fs_buf_r *r)
@@ -668,27 +664,20 @@ static int load_source(struct scan *s, struct fs_buf_r *r)
 static int load_port(struct scan *s, struct fs_buf_r *r)
 {
     struct dist_key k = { 0 };
-    struct fs_usual u;
+    struct fs_usual_day u;
     bool created;
 
     k.proto = fs_buf_get_u8(r);
     k.port = fs_buf_get_u16(r);
-    if (fs_usual_load(&u, r) < 0)
-        return -1;
-    double peak = fs_buf_get_f64(r);
-    uint8_t reported = fs_buf_get_u8(r);
-
-    if (r->err || !peak_ok(peak) || reported > 1)
+    if (fs_usual_day_load(&u, r) < 0)
         return -1;
     struct dist *d = fs_dtab_put(s->ports, &k, &created);
 
     if (!d || !created)
         return -1;
-    fs_span_init(&d->targets);
-    fs_span_init(&d->sources);
+    fs_span_init(&d->targets, s->cfg.horizon_ms / 2);
+    fs_span_init(&d->sources, s->cfg.horizon_ms / 2);
     d->usual = u;
-    d->peak = peak;
-    d->reported = reported;
     return 0;
 }
 
@@ -731,6 +720,14 @@ static void scan_counters(void *st, void (*fn)(void *arg, const char *name, uint
 {
     struct scan *s = st;
     size_t bytes = sizeof(*s) + fs_dtab_bytes(s->keys) + fs_dtab_bytes(s->sources);
+    size_t it = 0;
+    const struct entry *e;
+    const struct dist *d;
+
+    while ((e = fs_dtab_next(s->keys, &it, NULL)))
+        bytes += fs_span_heap_bytes(&e->span);
+    for (it = 0; s->ports && (d = fs_dtab_next(s->ports, &it, NULL));)
+        bytes += fs_span_heap_bytes(&d->targets) + fs_span_heap_bytes(&d->sources);
 
     fn(arg, "keys", fs_dtab_count(s->keys));
     fn(arg, "keys_evicted", fs_dtab_evictions(s->keys));

@@ -65,6 +65,11 @@ struct fs_baseline_view {
     double median, mad;
     double q1, q3;
     uint32_t samples;
+    /* The host's whole history, any slot: windows seen (saturating at 168
+     * times baseline-weight), and the largest window value, decaying with a
+     * half-life of two weeks: "the most this host usually ever does". */
+    uint32_t history;
+    double peak;
 };
 
 struct fs_an_ctx;

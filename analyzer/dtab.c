@@ -18,7 +18,8 @@
 struct slot {
     uint32_t next;       /* bucket chain, or free list */
     uint32_t prev_lru, next_lru;
-    uint32_t used;
+    uint32_t tag;        /* 0: free; else the key's hash with bit 0 set, which
+                            spares most key comparisons along a chain */
     /* key, then value, at offsets aligned to 8 */
 };
 
@@ -55,6 +56,7 @@ static void *slot_val(const struct fs_dtab *t, struct slot *s)
     return (uint8_t *)s + t->val_off;
 }
 
+/* One multiply per word, one full mix at the end: keys are a few words. */
 static uint64_t key_hash(const struct fs_dtab *t, const void *key)
 {
     const uint8_t *p = key;
@@ -65,20 +67,21 @@ static uint64_t key_hash(const struct fs_dtab *t, const void *key)
         uint64_t w;
 
         memcpy(&w, p + i, 8);
-        h = fs_hash_u64(h ^ w);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
     }
     if (i < t->key_len) {
         uint64_t w = 0;
 
         memcpy(&w, p + i, t->key_len - i);
-        h = fs_hash_u64(h ^ w);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
     }
-    return h;
+    return fs_hash_u64(h);
 }
 
-static uint32_t bucket_of(const struct fs_dtab *t, const void *key)
+static uint32_t tag_of(uint64_t h)
 {
-    return (uint32_t)(key_hash(t, key) & (t->nbuckets - 1));
+    return (uint32_t)(h >> 32) | 1u;
 }
 
 static void lru_unlink(struct fs_dtab *t, uint32_t i)
@@ -114,7 +117,7 @@ static void free_range(struct fs_dtab *t, uint32_t from, uint32_t to)
     for (uint32_t i = to; i > from; i--) {
         struct slot *s = slot_at(t, i - 1);
 
-        s->used = 0;
+        s->tag = 0;
         s->next = t->free_head;
         t->free_head = i - 1;
     }
@@ -134,9 +137,9 @@ static int rebucket(struct fs_dtab *t, uint32_t nbuckets)
     for (uint32_t i = 0; i < t->cap; i++) {
         struct slot *s = slot_at(t, i);
 
-        if (!s->used)
+        if (!s->tag)
             continue;
-        uint32_t h = bucket_of(t, slot_key(s));
+        uint32_t h = (uint32_t)(key_hash(t, slot_key(s)) & (nbuckets - 1));
 
         s->next = b[h];
         b[h] = i;
@@ -205,15 +208,17 @@ void fs_dtab_on_evict(struct fs_dtab *t, fs_dtab_evict_fn fn, void *arg)
     t->evict_arg = arg;
 }
 
-/* Index of `key` and, through *pprev, the chain link that points at it. */
-static uint32_t find(const struct fs_dtab *t, const void *key, uint32_t **pprev)
+/* Index of `key` (hash `h`) and, through *pprev, the chain link that
+ * points at it. */
+static uint32_t find(const struct fs_dtab *t, const void *key, uint64_t h, uint32_t **pprev)
 {
-    uint32_t *link = &t->buckets[bucket_of(t, key)];
+    uint32_t *link = &t->buckets[h & (t->nbuckets - 1)];
+    uint32_t tag = tag_of(h);
 
     while (*link != NIL) {
         struct slot *s = slot_at(t, *link);
 
-        if (memcmp(slot_key(s), key, t->key_len) == 0) {
+        if (s->tag == tag && memcmp(slot_key(s), key, t->key_len) == 0) {
             if (pprev)
                 *pprev = link;
             return *link;
@@ -228,11 +233,11 @@ static void remove_at(struct fs_dtab *t, uint32_t i)
     struct slot *s = slot_at(t, i);
     uint32_t *link;
 
-    if (find(t, slot_key(s), &link) != i)
+    if (find(t, slot_key(s), key_hash(t, slot_key(s)), &link) != i)
         return;
     *link = s->next;
     lru_unlink(t, i);
-    s->used = 0;
+    s->tag = 0;
     s->next = t->free_head;
     t->free_head = i;
     t->count--;
@@ -240,14 +245,15 @@ static void remove_at(struct fs_dtab *t, uint32_t i)
 
 void *fs_dtab_get(struct fs_dtab *t, const void *key)
 {
-    uint32_t i = find(t, key, NULL);
+    uint32_t i = find(t, key, key_hash(t, key), NULL);
 
     return i == NIL ? NULL : slot_val(t, slot_at(t, i));
 }
 
 void *fs_dtab_put(struct fs_dtab *t, const void *key, bool *created)
 {
-    uint32_t i = find(t, key, NULL);
+    uint64_t h = key_hash(t, key);
+    uint32_t i = find(t, key, h, NULL);
 
     if (created)
         *created = (i == NIL);
@@ -272,12 +278,12 @@ void *fs_dtab_put(struct fs_dtab *t, const void *key, bool *created)
 
     t->free_head = s->next;
     memset(s, 0, t->slot_size);
-    s->used = 1;
+    s->tag = tag_of(h);
     memcpy(slot_key(s), key, t->key_len);
-    uint32_t h = bucket_of(t, key);
+    uint32_t b = (uint32_t)(h & (t->nbuckets - 1));
 
-    s->next = t->buckets[h];
-    t->buckets[h] = i;
+    s->next = t->buckets[b];
+    t->buckets[b] = i;
     lru_push_front(t, i);
     t->count++;
     return slot_val(t, s);
@@ -285,7 +291,7 @@ void *fs_dtab_put(struct fs_dtab *t, const void *key, bool *created)
 
 void fs_dtab_del(struct fs_dtab *t, const void *key)
 {
-    uint32_t i = find(t, key, NULL);
+    uint32_t i = find(t, key, key_hash(t, key), NULL);
 
     if (i != NIL)
         remove_at(t, i);
@@ -305,7 +311,7 @@ void *fs_dtab_next(struct fs_dtab *t, size_t *iter, const void **key)
     while (*iter < t->cap) {
         struct slot *s = slot_at(t, (uint32_t)(*iter)++);
 
-        if (s->used) {
+        if (s->tag) {
             if (key)
                 *key = slot_key(s);
             return slot_val(t, s);
@@ -332,6 +338,89 @@ uint64_t fs_dtab_evictions(const struct fs_dtab *t)
 size_t fs_dtab_bytes(const struct fs_dtab *t)
 {
     return sizeof(*t) + (size_t)t->cap * t->slot_size + (size_t)t->nbuckets * sizeof(uint32_t);
+}
+
+struct dtouch_list {
+    uint64_t win_ms;
+    uint8_t *keys;
+    size_t n, cap;
+    bool used;
+};
+
+struct fs_dtouch {
+    size_t key_len;
+    struct dtouch_list l[2];
+};
+
+struct fs_dtouch *fs_dtouch_new(size_t key_len)
+{
+    struct fs_dtouch *t;
+
+    if (key_len == 0 || (t = calloc(1, sizeof(*t))) == NULL)
+        return NULL;
+    t->key_len = key_len;
+    return t;
+}
+
+void fs_dtouch_free(struct fs_dtouch *t)
+{
+    if (!t)
+        return;
+    free(t->l[0].keys);
+    free(t->l[1].keys);
+    free(t);
+}
+
+static struct dtouch_list *dtouch_find(struct fs_dtouch *t, uint64_t win_ms)
+{
+    for (unsigned i = 0; i < 2; i++)
+        if (t->l[i].used && t->l[i].win_ms == win_ms)
+            return &t->l[i];
+    return NULL;
+}
+
+int fs_dtouch_add(struct fs_dtouch *t, uint64_t win_ms, const void *key)
+{
+    struct dtouch_list *l = dtouch_find(t, win_ms);
+
+    if (!l) {
+        l = !t->l[0].used ? &t->l[0] : !t->l[1].used ? &t->l[1]
+            : t->l[0].win_ms <= t->l[1].win_ms ? &t->l[0] : &t->l[1];
+        if (l->used && l->win_ms > win_ms)
+            return -1;
+        l->used = true;
+        l->win_ms = win_ms;
+        l->n = 0;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        uint8_t *k = realloc(l->keys, cap * t->key_len);
+
+        if (!k)
+            return -1;
+        l->keys = k;
+        l->cap = cap;
+    }
+    memcpy(l->keys + l->n++ * t->key_len, key, t->key_len);
+    return 0;
+}
+
+void fs_dtouch_take(struct fs_dtouch *t, uint64_t win_ms,
+                    void (*fn)(void *arg, const void *key), void *arg)
+{
+    struct dtouch_list *l = dtouch_find(t, win_ms);
+
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        fn(arg, l->keys + i * t->key_len);
+    l->used = false;
+    l->n = 0;
+}
+
+size_t fs_dtouch_bytes(const struct fs_dtouch *t)
+{
+    return sizeof(*t) + (t->l[0].cap + t->l[1].cap) * t->key_len;
 }
 
 int fs_dtab_blob_write(FILE *fp, uint32_t magic, uint32_t version, const void *data, size_t len)

@@ -53,6 +53,26 @@ uint32_t fs_dtab_max(const struct fs_dtab *t);
 uint64_t fs_dtab_evictions(const struct fs_dtab *t);
 size_t fs_dtab_bytes(const struct fs_dtab *t);
 
+/*
+ * Keys touched per open window. Closing a window should cost what the window
+ * held, not what the tables hold: a detector notes a key the first time its
+ * entry changes in a window and, at the window's close, visits only those.
+ * Two windows are open at once (the current one and the late one); a note
+ * for a third window takes over the older list.
+ */
+struct fs_dtouch;
+
+struct fs_dtouch *fs_dtouch_new(size_t key_len);
+void fs_dtouch_free(struct fs_dtouch *t);
+/* Notes `key` for window `win_ms`. Returns 0, or -1 when the window is
+ * older than both lists held or memory ran out (the key is then not noted). */
+int fs_dtouch_add(struct fs_dtouch *t, uint64_t win_ms, const void *key);
+/* Calls fn for every key noted for `win_ms`, in the order noted, then
+ * forgets them. fn may note keys for the two open windows, not a third. */
+void fs_dtouch_take(struct fs_dtouch *t, uint64_t win_ms,
+                    void (*fn)(void *arg, const void *key), void *arg);
+size_t fs_dtouch_bytes(const struct fs_dtouch *t);
+
 /* Writes magic, version, length and the `len` bytes of `data`. Returns 0 or -1. */
 int fs_dtab_blob_write(FILE *fp, uint32_t magic, uint32_t version, const void *data, size_t len);
 /* Reads what fs_dtab_blob_write wrote: checks magic, version and that the

@@ -50,7 +50,7 @@ static void ip(struct rep *r, const char *sep, const char *key, const fs_ip *a)
 static void report_meta(struct rep *r, struct fs_an_ctx *c)
 {
     const struct fs_an_config *cfg = c->cfg;
-    char buf[FS_IP_STRLEN + 4];
+    char buf[FS_CIDR_STRLEN];
 
     out(r, "\"analyzer\":{");
     num(r, "", "window_s", cfg->window);
@@ -63,7 +63,7 @@ static void report_meta(struct rep *r, struct fs_an_ctx *c)
                                ? "true" : "false");
     out(r, ",\"home_net\":[");
     for (size_t i = 0; i < cfg->home.n; i++)
-        out(r, "%s\"%s\"", i ? "," : "", fs_an_prefix_format(&cfg->home.v[i], buf));
+        out(r, "%s\"%s\"", i ? "," : "", fs_cidr_format(&cfg->home.v[i], buf));
     out(r, "]");
     num(r, ",", "bytes_per_host", (double)fs_analyzer_bytes_per_host(c));
     out(r, "}");

@@ -265,6 +265,7 @@ static void save_host(const struct an_host *h, struct fs_buf_w *w)
         put_float(w, b->omean[m]);
         put_float(w, b->ovar[m]);
         fs_buf_put_u32(w, b->on[m]);
+        put_float(w, b->peak[m]);
     }
 }
 
@@ -488,39 +489,41 @@ static int load_host(struct fs_an_ctx *c, struct fs_buf_r *r)
         b->omean[m] = get_float(r);
         b->ovar[m] = get_float(r);
         b->on[m] = fs_buf_get_u32(r);
+        b->peak[m] = get_float(r);
         if (b->on[m] > (uint32_t)c->cfg->baseline_weight * AN_HOW)
             b->on[m] = (uint32_t)c->cfg->baseline_weight * AN_HOW;
     }
     return r->err ? -1 : 0;
 }
 
-/* Hands a detector its bytes; a detector that refuses them starts afresh. */
-static void load_detector(struct fs_an_ctx *c, const uint8_t *p, size_t len)
+/* Hands a detector its bytes; a detector that refuses them starts afresh.
+ * Returns -1 only when it cannot even do that (out of memory). */
+static int load_detector(struct fs_an_ctx *c, const uint8_t *p, size_t len)
 {
     size_t nlen = p[0];
-    FILE *fp;
 
     if (nlen + 1 > len)
-        return;
+        return 0;
     for (size_t i = 0; i < c->ndet; i++) {
         const struct fs_detector *d = c->det[i];
         if (strlen(d->name) != nlen || memcmp(d->name, p + 1, nlen) != 0 || d->load == NULL)
             continue;
-        fp = fmemopen((void *)(p + 1 + nlen), len - 1 - nlen ? len - 1 - nlen : 1, "rb");
-        if (fp == NULL)
-            return;
-        if (len - 1 - nlen == 0 || d->load(c->det_state[i], fp) != 0) {
+        size_t size = len - 1 - nlen;
+        FILE *fp = size ? fmemopen((void *)(p + 1 + nlen), size, "rb") : NULL;
+        if (fp == NULL || d->load(c->det_state[i], fp) != 0) {
             fs_log(FS_LOG_WARNING, "snapshot: detector %s refused its saved state; it starts "
                    "afresh", d->name);
             if (d->destroy)
                 d->destroy(c->det_state[i]);
             c->det_state[i] = d->create ? d->create(c) : NULL;
         }
-        fclose(fp);
-        return;
+        if (fp)
+            fclose(fp);
+        return d->create && c->det_state[i] == NULL ? -1 : 0;
     }
     fs_log(FS_LOG_INFO, "snapshot: state of detector %.*s ignored (not running)", (int)nlen,
            (const char *)(p + 1));
+    return 0;
 }
 
 /* Parses the body (already checked whole). Returns 0 or -1 with `err`. */
@@ -561,8 +564,7 @@ static int parse_body(struct fs_an_ctx *c, FILE *fp, uint64_t body_len, char *er
             break;
         case REC_HOST: ok = load_host(c, &r); break;
         case REC_DETECTOR:
-            if (len > 0)
-                load_detector(c, buf, len);
+            ok = len > 0 ? load_detector(c, buf, len) : 0;
             r.off = r.len;
             break;
         case REC_END: end = true; break;

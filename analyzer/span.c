@@ -5,9 +5,10 @@
 
 #include "span.h"
 
-void fs_span_init(struct fs_span *s)
+void fs_span_init(struct fs_span *s, uint64_t epoch_ms)
 {
     memset(s, 0, sizeof(*s));
+    s->epoch_ms = epoch_ms ? epoch_ms : 1;
     for (unsigned i = 0; i < 2; i++) {
         fs_hll_init(&s->win[i], FS_SPAN_HLL_P);
         fs_hll_init(&s->ep[i], FS_SPAN_HLL_P);
@@ -22,8 +23,7 @@ void fs_span_free(struct fs_span *s)
     }
 }
 
-bool fs_span_add(struct fs_span *s, uint64_t win_ms, uint64_t t, uint64_t epoch_ms,
-                 uint64_t hash)
+bool fs_span_add(struct fs_span *s, uint64_t win_ms, uint64_t t, uint64_t hash)
 {
     if (win_ms) {
         unsigned i = s->win_ms[0] == win_ms ? 0 : s->win_ms[1] == win_ms ? 1 : 2;
@@ -37,7 +37,7 @@ bool fs_span_add(struct fs_span *s, uint64_t win_ms, uint64_t t, uint64_t epoch_
         }
         fs_hll_add(&s->win[i], hash);
     }
-    uint64_t e = t / epoch_ms;
+    uint64_t e = t / s->epoch_ms;
 
     if (e > s->epoch) {
         /* The current epoch becomes the previous one; older ones go. */
@@ -72,21 +72,28 @@ uint64_t fs_span_bound(const struct fs_span *s)
     return fs_hll_count(&s->ep[0]) + fs_hll_count(&s->ep[1]);
 }
 
-uint64_t fs_span_horizon(const struct fs_span *s, struct fs_hll *scratch)
+uint64_t fs_span_horizon(const struct fs_span *s, uint64_t now_ms, struct fs_hll *scratch)
 {
+    uint64_t now = now_ms / s->epoch_ms;
+    /* ep[0] is epoch s->epoch, ep[1] the one before: each counts while it
+     * is now's epoch or the one before (or later, for flows of a window
+     * still open). */
+    bool cur = s->epoch + 1 >= now, prev = s->epoch >= now;
+
     fs_hll_clear(scratch);
-    if (fs_hll_merge(scratch, &s->ep[0]) < 0 || fs_hll_merge(scratch, &s->ep[1]) < 0) {
+    if ((cur && fs_hll_merge(scratch, &s->ep[0]) < 0) ||
+        (prev && fs_hll_merge(scratch, &s->ep[1]) < 0)) {
         /* No memory for the union: the larger epoch is a lower bound. */
-        uint64_t a = fs_hll_count(&s->ep[0]), b = fs_hll_count(&s->ep[1]);
+        uint64_t a = cur ? fs_hll_count(&s->ep[0]) : 0, b = prev ? fs_hll_count(&s->ep[1]) : 0;
 
         return a > b ? a : b;
     }
     return fs_hll_count(scratch);
 }
 
-size_t fs_span_bytes(const struct fs_span *s)
+size_t fs_span_heap_bytes(const struct fs_span *s)
 {
-    size_t n = sizeof(*s);
+    size_t n = 0;
 
     for (unsigned i = 0; i < 2; i++)
         n += fs_hll_bytes(&s->win[i]) + fs_hll_bytes(&s->ep[i]) - 2 * sizeof(struct fs_hll);

@@ -21,32 +21,34 @@
 #define FS_SPAN_HLL_P 8
 
 struct fs_span {
+    uint64_t epoch_ms;        /* half the horizon */
     uint64_t win_ms[2];
     uint64_t epoch;           /* epoch index of ep[0] */
     struct fs_hll win[2];
     struct fs_hll ep[2];      /* ep[0]: the current epoch, ep[1]: the one before */
 };
 
-void fs_span_init(struct fs_span *s);
+/* `epoch_ms`: half the horizon, at least 1. */
+void fs_span_init(struct fs_span *s, uint64_t epoch_ms);
 /* Releases the counters' registers (the span is then empty and usable). */
 void fs_span_free(struct fs_span *s);
 
 /* Adds an item (its 64-bit hash) seen at event time `t` in window `win_ms`
- * (0: keep the horizon only); `epoch_ms` is half the horizon. Returns false,
- * counting nothing, when the window is older than both held. */
-bool fs_span_add(struct fs_span *s, uint64_t win_ms, uint64_t t, uint64_t epoch_ms,
-                 uint64_t hash);
+ * (0: keep the horizon only). Returns false, counting nothing, when the
+ * window is older than both held. */
+bool fs_span_add(struct fs_span *s, uint64_t win_ms, uint64_t t, uint64_t hash);
 
 /* Distinct items in window `win_ms` (0 when it is not held). */
 uint64_t fs_span_window(const struct fs_span *s, uint64_t win_ms);
-/* Distinct items over the horizon; `scratch` is a counter initialised with
- * FS_SPAN_HLL_P that the union is built in. */
-uint64_t fs_span_horizon(const struct fs_span *s, struct fs_hll *scratch);
+/* Distinct items over the horizon that ends at `now_ms`; `scratch` is a
+ * counter initialised with FS_SPAN_HLL_P that the union is built in. */
+uint64_t fs_span_horizon(const struct fs_span *s, uint64_t now_ms, struct fs_hll *scratch);
 /* An upper bound of the horizon count without building the union: cheap
  * while both epochs are exact. */
 uint64_t fs_span_bound(const struct fs_span *s);
 
-/* Bytes held, registers included. */
-size_t fs_span_bytes(const struct fs_span *s);
+/* Bytes held outside the struct: the registers of counters that left the
+ * exact regime. */
+size_t fs_span_heap_bytes(const struct fs_span *s);
 
 #endif

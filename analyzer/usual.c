@@ -106,67 +106,100 @@ int fs_usual_load(struct fs_usual *u, struct fs_buf_r *r)
     return 0;
 }
 
+double fs_usual_day_judge(struct fs_usual_day *d, const struct fs_usual_cfg *g, double x,
+                          bool warm, struct fs_usual_verdict *v)
+{
+    double score = fs_usual_judge(d ? &d->usual : NULL, g, x, v);
+
+    if (!d)
+        return score;
+    /* Until it has a baseline a key learns every day, reported or not, or
+     * something it does every day would stay news for ever. */
+    if (score > 0 && warm && d->usual.all.n >= g->min_samples)
+        d->reported = 1;
+    if (d->peak < x)
+        d->peak = x;
+    return score;
+}
+
+void fs_usual_day_learn(struct fs_usual_day *d)
+{
+    if (!d->reported)
+        fs_usual_add(&d->usual, d->peak);
+    d->peak = 0;
+    d->reported = 0;
+}
+
+int fs_usual_day_save(const struct fs_usual_day *d, struct fs_buf_w *w)
+{
+    int rc = fs_usual_save(&d->usual, w);
+
+    fs_buf_put_f64(w, d->peak);
+    fs_buf_put_u8(w, d->reported);
+    return rc < 0 || w->err ? -1 : 0;
+}
+
+int fs_usual_day_load(struct fs_usual_day *d, struct fs_buf_r *r)
+{
+    struct fs_usual_day t;
+
+    memset(&t, 0, sizeof(t));
+    if (fs_usual_load(&t.usual, r) < 0)
+        return -1;
+    t.peak = fs_buf_get_f64(r);
+    t.reported = fs_buf_get_u8(r);
+    if (r->err || !isfinite(t.peak) || t.peak < 0 || t.reported > 1) {
+        r->err = true;
+        return -1;
+    }
+    *d = t;
+    return 0;
+}
+
 double fs_usual_peaks_judge(struct fs_usual_peaks *p, const struct fs_usual_cfg *fast_cfg,
                             const struct fs_usual_cfg *slow_cfg, double fast, double slow,
                             bool warm, struct fs_usual_verdict *v, bool *is_slow)
 {
     struct fs_usual_verdict vs;
 
-    fs_usual_judge(p ? &p->fast : NULL, fast_cfg, fast, v);
-    fs_usual_judge(p ? &p->slow : NULL, slow_cfg, slow, &vs);
+    fs_usual_day_judge(p ? &p->fast : NULL, fast_cfg, fast, warm, v);
+    fs_usual_day_judge(p ? &p->slow : NULL, slow_cfg, slow, warm, &vs);
     *is_slow = vs.score > v->score;
     if (*is_slow)
         *v = vs;
-    if (!p)
-        return v->score;
-    if (v->score > 0 && warm)
-        p->reported = 1;
-    if (p->peak_fast < fast)
-        p->peak_fast = fast;
-    if (p->peak_slow < slow)
-        p->peak_slow = slow;
     return v->score;
 }
 
 void fs_usual_peaks_learn(struct fs_usual_peaks *p)
 {
-    if (!p->reported) {
-        fs_usual_add(&p->fast, p->peak_fast);
-        fs_usual_add(&p->slow, p->peak_slow);
-    }
-    p->peak_fast = p->peak_slow = 0;
-    p->reported = 0;
+    fs_usual_day_learn(&p->fast);
+    fs_usual_day_learn(&p->slow);
 }
 
 int fs_usual_peaks_save(const struct fs_usual_peaks *p, struct fs_buf_w *w)
 {
-    int rc = fs_usual_save(&p->fast, w) | fs_usual_save(&p->slow, w);
-
-    fs_buf_put_f64(w, p->peak_fast);
-    fs_buf_put_f64(w, p->peak_slow);
-    fs_buf_put_u8(w, p->reported);
-    return rc < 0 || w->err ? -1 : 0;
-}
-
-static bool count_ok(double v)
-{
-    return isfinite(v) && v >= 0;
+    return fs_usual_day_save(&p->fast, w) | fs_usual_day_save(&p->slow, w);
 }
 
 int fs_usual_peaks_load(struct fs_usual_peaks *p, struct fs_buf_r *r)
 {
     struct fs_usual_peaks t;
 
-    memset(&t, 0, sizeof(t));
-    if (fs_usual_load(&t.fast, r) < 0 || fs_usual_load(&t.slow, r) < 0)
+    if (fs_usual_day_load(&t.fast, r) < 0 || fs_usual_day_load(&t.slow, r) < 0)
         return -1;
-    t.peak_fast = fs_buf_get_f64(r);
-    t.peak_slow = fs_buf_get_f64(r);
-    t.reported = fs_buf_get_u8(r);
-    if (r->err || !count_ok(t.peak_fast) || !count_ok(t.peak_slow) || t.reported > 1) {
-        r->err = true;
-        return -1;
-    }
     *p = t;
     return 0;
+}
+
+bool fs_usual_repeat(const struct fs_usual_alerted *a, uint64_t now_ms, uint64_t realert_ms,
+                     double score)
+{
+    return a->ms && now_ms - a->ms < realert_ms &&
+           (uint8_t)fs_severity_from_score(score) <= a->severity;
+}
+
+void fs_usual_alerted_set(struct fs_usual_alerted *a, uint64_t now_ms, double score)
+{
+    a->ms = now_ms;
+    a->severity = (uint8_t)fs_severity_from_score(score);
 }

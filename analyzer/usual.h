@@ -4,8 +4,8 @@
  * an observation must pass to be "far above" it.
  *
  * Detectors that need a baseline the core does not keep (a day's peak of
- * distinct admin peers, the inbound packets of a window) use this instead of
- * each growing their own: the last FS_QS_K samples in a quantile sketch
+ * distinct admin peers or of ports probed) use this instead of each growing
+ * their own: the last FS_QS_K samples in a quantile sketch
  * (median, MAD and quartiles of recent history) and every sample in a
  * running mean and variance.
  *
@@ -17,13 +17,14 @@
  * the recent samples (a management server's daily round) is usual, a few
  * spikes are not, and neither moves the level the way they would move a
  * mean. The long-run mean and deviation are evidence only. With fewer than
- * min_samples samples only floor * cold_factor applies. The score is 50 at the threshold
- * and grows by 40 per tenfold excess (capped at 100), the same scale as the
- * other count-based detectors.
+ * min_samples samples only floor * cold_factor applies. The score is 50 at
+ * the threshold and grows by 40 per tenfold excess (capped at 100), the
+ * same scale as the other count-based detectors.
  */
 #ifndef FS_USUAL_H
 #define FS_USUAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "detector.h"
@@ -72,30 +73,58 @@ int fs_usual_save(const struct fs_usual *u, struct fs_buf_w *w);
 int fs_usual_load(struct fs_usual *u, struct fs_buf_r *r);
 
 /*
- * Day peaks of two counts of one key - how many in a window ("fast"), how
- * many over a longer horizon ("slow") - for behaviour that recurs daily at
- * a time of its own (a management server's round, a nightly job): each day's
- * peak is one sample of a usual level. A day in which the key was reported
- * is left out, so an attack does not become what is usual.
+ * Day peaks, for behaviour that recurs daily at a time of its own (a
+ * management server's round, a nightly job): each day's peak of a count is
+ * one sample of its usual level. Once the key has min_samples days, a day
+ * in which the count was reported is left out, so an attack does not become
+ * what is usual.
  */
-struct fs_usual_peaks {
-    struct fs_usual fast, slow;
-    double peak_fast, peak_slow;  /* today's */
+struct fs_usual_day {
+    struct fs_usual usual;
+    double peak;                  /* today's */
     uint8_t reported;             /* reported today */
 };
 
-/* Judges the two counts of a window against the learned peaks (`p` NULL: no
- * history), keeps the stronger verdict in `v` (`*slow` says which) and
- * notes the counts as today's peaks. `warm`: findings are possible, so a
- * count out of line marks the day as reported. Returns the score. */
+/* Judges a window's count `x` against the learned day peaks (`d` NULL: no
+ * history) and notes it as today's peak. `warm`: findings are possible, so
+ * a count out of line marks the day as reported (once there is a
+ * baseline). Returns the score. */
+double fs_usual_day_judge(struct fs_usual_day *d, const struct fs_usual_cfg *g, double x,
+                          bool warm, struct fs_usual_verdict *v);
+/* The day is over: its peak becomes a sample (unless it was reported). */
+void fs_usual_day_learn(struct fs_usual_day *d);
+
+#define FS_USUAL_DAY_SNAP_MAX (FS_USUAL_SNAP_MAX + 9)
+int fs_usual_day_save(const struct fs_usual_day *d, struct fs_buf_w *w);
+int fs_usual_day_load(struct fs_usual_day *d, struct fs_buf_r *r);
+
+/* Two counts of one key: how many in a window ("fast") and over a longer
+ * horizon ("slow"). */
+struct fs_usual_peaks {
+    struct fs_usual_day fast, slow;
+};
+
+/* Both counts judged and noted (fs_usual_day_judge); the stronger verdict
+ * goes in `v`, `*is_slow` says which. Returns its score. */
 double fs_usual_peaks_judge(struct fs_usual_peaks *p, const struct fs_usual_cfg *fast_cfg,
                             const struct fs_usual_cfg *slow_cfg, double fast, double slow,
                             bool warm, struct fs_usual_verdict *v, bool *is_slow);
-/* The day is over: its peaks become samples (unless it was reported). */
 void fs_usual_peaks_learn(struct fs_usual_peaks *p);
 
-#define FS_USUAL_PEAKS_SNAP_MAX (2 * FS_USUAL_SNAP_MAX + 17)
+#define FS_USUAL_PEAKS_SNAP_MAX (2 * FS_USUAL_DAY_SNAP_MAX)
 int fs_usual_peaks_save(const struct fs_usual_peaks *p, struct fs_buf_w *w);
 int fs_usual_peaks_load(struct fs_usual_peaks *p, struct fs_buf_r *r);
+
+/* When a key was last reported: a lasting condition is reported again only
+ * after `realert_ms` of event time, or sooner when it becomes more severe. */
+struct fs_usual_alerted {
+    uint64_t ms;                  /* 0: never */
+    uint8_t severity;
+};
+
+/* True when a finding scored `score` at `now_ms` repeats the last one. */
+bool fs_usual_repeat(const struct fs_usual_alerted *a, uint64_t now_ms, uint64_t realert_ms,
+                     double score);
+void fs_usual_alerted_set(struct fs_usual_alerted *a, uint64_t now_ms, double score);
 
 #endif

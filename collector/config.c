@@ -200,23 +200,6 @@ bad:
     return -1;
 }
 
-static int check_publish(void *conf, const char *v, char *err, size_t errlen)
-{
-    struct fs_config *c = conf;
-    static const char *const schemes[] = { "ipc://", "tcp://", "inproc://" };
-    const char *e = v[0] == '@' || v[0] == '>' ? v + 1 : v;
-
-    (void)c;
-    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-        size_t n = strlen(schemes[i]);
-
-        if (strncmp(e, schemes[i], n) == 0 && e[n] != '\0')
-            return 0;
-    }
-    fs_opts_fail(err, errlen, "'%s' is not a ZeroMQ endpoint (ipc://PATH, tcp://HOST:PORT)", v);
-    return -1;
-}
-
 static int check_sender(void *conf, const char *v, char *err, size_t errlen)
 {
     struct fs_config *c = conf;
@@ -231,34 +214,6 @@ static int check_sender(void *conf, const char *v, char *err, size_t errlen)
             return -1;
         }
     }
-    return 0;
-}
-
-static int set_quiet(void *conf, const char *v, char *err, size_t errlen)
-{
-    struct fs_config *c = conf;
-    bool b;
-
-    if (fs_opts_parse_bool(v, &b, err, errlen) < 0)
-        return -1;
-    if (b)
-        c->log_level = FS_LOG_WARNING;
-    else if (c->log_level == FS_LOG_WARNING)
-        c->log_level = FS_LOG_INFO;
-    return 0;
-}
-
-static int set_verbose(void *conf, const char *v, char *err, size_t errlen)
-{
-    struct fs_config *c = conf;
-    bool b;
-
-    if (fs_opts_parse_bool(v, &b, err, errlen) < 0)
-        return -1;
-    if (b)
-        c->log_level = FS_LOG_DEBUG;
-    else if (c->log_level == FS_LOG_DEBUG)
-        c->log_level = FS_LOG_INFO;
     return 0;
 }
 
@@ -297,20 +252,6 @@ static void write_sampling(const void *conf, const struct fs_opt *o, FILE *fp)
                 c->sampling[i].rate, c->sampling[i].override ? "!" : "");
 }
 
-static void write_quiet(const void *conf, const struct fs_opt *o, FILE *fp)
-{
-    const struct fs_config *c = conf;
-
-    fprintf(fp, "%s = %s\n", o->name, c->log_level == FS_LOG_WARNING ? "yes" : "no");
-}
-
-static void write_verbose(const void *conf, const struct fs_opt *o, FILE *fp)
-{
-    const struct fs_config *c = conf;
-
-    fprintf(fp, "%s = %s\n", o->name, c->log_level == FS_LOG_DEBUG ? "yes" : "no");
-}
-
 #define OFF(field) offsetof(struct fs_config, field)
 #define DAY 86400u
 
@@ -324,7 +265,7 @@ static const struct fs_opt options[] = {
       .repeat = true },
     { "json", FS_OPT_FLAG, OFF(json),
       .help = "write flows as JSON lines on stdout" },
-    { "publish", FS_OPT_STR, OFF(publish), .set = check_publish, .arg = "ENDPOINT",
+    { "publish", FS_OPT_STR, OFF(publish), .set = fs_opts_check_endpoint, .arg = "ENDPOINT",
       .help = "ZeroMQ endpoint of the flows bus; default ipc://<run-dir>/flows "
       "(offline mode: only when given)" },
     { "no-publish", FS_OPT_FLAG, OFF(no_publish),
@@ -335,7 +276,7 @@ static const struct fs_opt options[] = {
       .help = "accept exports only from this address or prefix; repeatable; default: all",
       .repeat = true },
     { "rcvbuf", FS_OPT_BYTES, OFF(rcvbuf), 1024, INT_MAX / 2, .arg = "BYTES",
-      .help = "UDP socket receive buffer (k, M, G suffixes); default 4M" },
+      .help = "UDP socket receive buffer (k, M, G suffixes); default 32M" },
     { "template-file", FS_OPT_STR, OFF(template_file), .arg = "PATH",
       .help = "where templates are kept across restarts, or 'none'; "
       "default <state-dir>/templates (offline mode: only when given)" },
@@ -371,9 +312,9 @@ static const struct fs_opt options[] = {
       .help = "directory of the default bus endpoints; default " DEFAULT_RUN_DIR },
     { "state-dir", FS_OPT_STR, OFF(state_dir), .arg = "DIR",
       .help = "directory of the default template file; default " DEFAULT_STATE_DIR },
-    { "quiet", FS_OPT_CUSTOM, .set = set_quiet, .write = write_quiet,
+    { "quiet", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_WARNING,
       .help = "log warnings and errors only" },
-    { "verbose", FS_OPT_CUSTOM, .set = set_verbose, .write = write_verbose,
+    { "verbose", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_DEBUG,
       .help = "log debugging detail too" },
 };
 
@@ -405,7 +346,7 @@ int fs_config_init(struct fs_config *c)
         fs_config_free(c);
         return -1;
     }
-    c->rcvbuf = 4u << 20;
+    c->rcvbuf = 32u << 20; /* absorbs scheduling hiccups at millions of flows/s */
     c->template_interval = 60;
     c->stats_interval = 60;
     c->max_exporters = 4096;

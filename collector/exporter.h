@@ -90,6 +90,7 @@ struct fs_decode_ctx {
     void *sink_arg;
     size_t nflows;             /* flows delivered by this datagram so far */
     size_t nbatch;
+    size_t ndirty;             /* slots written since the last flush (cleared by it) */
     struct fs_flow batch[FS_CTX_BATCH];
 };
 

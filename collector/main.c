@@ -15,21 +15,19 @@
  * a buffered stdout.
  */
 #include <errno.h>
-#include <grp.h>
-#include <libgen.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "allow.h"
 #include "bus.h"
 #include "config.h"
+#include "daemon.h"
 #include "decode.h"
 #include "log.h"
 #include "msg.h"
@@ -45,6 +43,14 @@
 
 #define TICK_MS 250             /* longest poll() sleep: timers are checked this often */
 #define EXPIRE_MS 1000          /* how often waiting sets and idle connections expire */
+/* A partial bus batch waits this long for more flows before it is sent: fuller
+ * messages cost ZeroMQ and every subscriber far less than one per receive
+ * round, and 5 ms adds nothing an analyst could notice. */
+#define PUBLISH_DELAY_MS 5
+/* Flow batches a slow subscriber may fall behind before ZeroMQ drops for it
+ * (it sees the gap in the sequence numbers): at the default batch size about
+ * 2 M flows, a quarter of a second at full speed, at most ~200 MB. */
+#define FLOWS_HWM 2000
 #define BATCHES_PER_WAKE 16     /* recvmmsg rounds per socket before others get a turn */
 #define STDOUT_BUF (1u << 20)
 
@@ -69,6 +75,7 @@ struct collector {
 
     struct fs_bus *bus;          /* NULL when not publishing */
     struct fs_batch *batch;
+    uint64_t batch_since_ms;     /* monotonic time of the oldest flow in `batch` */
     struct fs_stats *stats;
     char sender[FS_MSG_SENDER_MAX];
     uint64_t bus_messages, bus_flows, bus_dropped_messages, bus_dropped_flows;
@@ -145,6 +152,8 @@ static void sink(void *arg, const struct fs_flow *flows, size_t n)
             }
         }
         if (c->bus != NULL) {
+            if (fs_batch_count(c->batch) == 0)
+                c->batch_since_ms = clock_ms(CLOCK_MONOTONIC);
             fs_batch_add(c->batch, &flows[i]);
             if (fs_batch_count(c->batch) >= c->cfg.batch_size)
                 publish(c);
@@ -152,12 +161,24 @@ static void sink(void *arg, const struct fs_flow *flows, size_t n)
     }
 }
 
-/* End of a receive round: nothing stays queued in our buffers. */
-static void flush_outputs(struct collector *c)
+/* End of a receive round: JSON lines go out at once, a partial bus batch once
+ * it is PUBLISH_DELAY_MS old; `force` sends it regardless (end of input, exit).
+ * Returns how long the batch may still wait, or -1 when nothing waits. */
+static long flush_outputs(struct collector *c, bool force)
 {
-    publish(c);
+    long wait = -1;
+
+    if (c->bus != NULL && fs_batch_count(c->batch) > 0) {
+        uint64_t age = clock_ms(CLOCK_MONOTONIC) - c->batch_since_ms;
+
+        if (force || age >= PUBLISH_DELAY_MS)
+            publish(c);
+        else
+            wait = PUBLISH_DELAY_MS - (long)age;
+    }
     if (c->json && !c->out_failed && fflush(stdout) != 0)
         check_stdout(c);
+    return wait;
 }
 
 /*
@@ -421,68 +442,11 @@ static void save_templates(struct collector *c, bool always)
     }
 }
 
-/*
- * Privileges.
- */
-
-/* mkdir -p; directories it creates are handed to uid/gid when `give`. */
-static int make_dirs(const char *dir, bool give, uid_t uid, gid_t gid)
-{
-    char path[4096];
-    size_t len = strlen(dir);
-
-    if (len == 0 || len >= sizeof(path))
-        return -1;
-    memcpy(path, dir, len + 1);
-    for (char *p = path + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-
-            *p = '\0';
-            if (mkdir(path, 0750) == 0) {
-                if (give && chown(path, uid, gid) < 0)
-                    return -1;
-            } else if (errno != EEXIST) {
-                return -1;
-            }
-            *p = saved;
-            if (saved == '\0')
-                return 0;
-        }
-    }
-}
-
 /* The directory holding `path`, made (and handed over) when missing. */
 static void prepare_parent(const char *what, const char *path, const struct passwd *pw)
 {
-    char copy[4096];
-
-    if (path == NULL || snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
-        return;
-    if (make_dirs(dirname(copy), pw != NULL, pw ? pw->pw_uid : 0, pw ? pw->pw_gid : 0) < 0)
+    if (path != NULL && fs_daemon_mkparent(path, pw) < 0)
         fs_log(FS_LOG_WARNING, "%s directory for %s: %s", what, path, strerror(errno));
-}
-
-static int drop_privileges(const struct passwd *pw, char *err, size_t errlen)
-{
-    if (getuid() != 0 && geteuid() != 0) {
-        if (pw->pw_uid == geteuid())
-            return 0;
-        snprintf(err, errlen, "user %s: only root can switch users", pw->pw_name);
-        return -1;
-    }
-    if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
-        snprintf(err, errlen, "user %s: %s", pw->pw_name, strerror(errno));
-        return -1;
-    }
-    /* Never go on with a way back to root. */
-    if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-        snprintf(err, errlen, "user %s: could regain root after dropping it", pw->pw_name);
-        return -1;
-    }
-    fs_log(FS_LOG_INFO, "running as user %s", pw->pw_name);
-    return 0;
 }
 
 /*
@@ -568,7 +532,7 @@ static int open_bus(struct collector *c, const char *endpoint, char *err, size_t
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    c->bus = fs_bus_pub(endpoint, 0, why, sizeof(why));
+    c->bus = fs_bus_pub(endpoint, FLOWS_HWM, why, sizeof(why));
     if (c->bus == NULL) {
         snprintf(err, errlen, "publish %s: %s", endpoint, why);
         return -1;
@@ -657,7 +621,8 @@ static int run_live(struct collector *c)
     sigprocmask(SIG_BLOCK, &block, &orig);
 
     while (!got_stop && !c->out_failed) {
-        struct timespec ts = { 0, TICK_MS * 1000000L };
+        long wait = flush_outputs(c, false);
+        struct timespec ts = { 0, (wait >= 0 ? wait : TICK_MS) * 1000000L };
         size_t n = 0;
         int r;
 
@@ -680,7 +645,6 @@ static int run_live(struct collector *c)
             for (size_t i = 0; i < c->ntcp; i++)
                 fs_tcp_handle(c->tcp[i], pfd + tcp_first[i], tcp_n[i],
                               clock_ms(CLOCK_MONOTONIC));
-            flush_outputs(c);
         }
         if (got_usr1) {
             got_usr1 = 0;
@@ -704,7 +668,7 @@ static int run_live(struct collector *c)
             next_save = mono + (uint64_t)c->cfg.template_interval * 1000u;
         }
     }
-    flush_outputs(c);
+    flush_outputs(c, true);
     note_kernel_drops(c);
     send_stats(c);
     save_templates(c, true);
@@ -870,7 +834,7 @@ static int run_offline(struct collector *c)
         sum.skipped += st.skipped;
         sum.truncated += st.truncated;
         sum.fragments += st.fragments;
-        flush_outputs(c);
+        flush_outputs(c, true);
     }
     save_templates(c, false);
     send_stats(c);
@@ -934,13 +898,9 @@ int main(int argc, char *argv[])
     }
     /* Directories the unprivileged user will write in, made while we can. */
     prepare_parent("template", c.template_path, pw);
-    if (endpoint != NULL) {
-        const char *e = endpoint[0] == '@' || endpoint[0] == '>' ? endpoint + 1 : endpoint;
-
-        if (strncmp(e, "ipc://", 6) == 0)
-            prepare_parent("bus", e + 6, pw);
-    }
-    if (pw != NULL && drop_privileges(pw, err, sizeof(err)) < 0) {
+    if (endpoint != NULL && fs_daemon_prepare_endpoint(endpoint, pw) < 0)
+        fs_log(FS_LOG_WARNING, "bus directory for %s: %s", endpoint, strerror(errno));
+    if (pw != NULL && fs_daemon_drop_privileges(pw, err, sizeof(err)) < 0) {
         fs_log(FS_LOG_ERROR, "%s", err);
         goto out;
     }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dlt.h"
 #include "exporter.h"
 #include "frame.h"
 #include "pcapfile.h"
@@ -31,20 +32,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* The frame.c link type of a capture's link type; -1 when unsupported. Raw
- * captures are read by the version nibble whatever they announce. */
-static int frame_link(int dlt)
-{
-    switch (dlt) {
-    case DLT_EN10MB: return FS_FRAME_LINK_ETHERNET;
-    case DLT_LINUX_SLL: return FS_FRAME_LINK_SLL;
-    case DLT_LINUX_SLL2: return FS_FRAME_LINK_SLL2;
-    case DLT_RAW: case DLT_IPV4: case DLT_IPV6: return FS_FRAME_LINK_RAW;
-    case DLT_NULL: case DLT_LOOP: return FS_FRAME_LINK_NULL;
-    default: return -1;
-    }
 }
 
 /* Finds the UDP datagram in one captured frame of `len` bytes. */
@@ -116,12 +103,9 @@ int fs_pcap_read(const char *path, fs_pcap_fn fn, void *arg,
         return -1;
     }
     dlt = pcap_datalink(pc);
-    link = frame_link(dlt);
+    link = fs_dlt_frame_link(dlt);
     if (link < 0) {
-        const char *name = pcap_datalink_val_to_name(dlt);
-
-        seterr(err, errlen, "%s: unsupported link type %s (%d)", path,
-               name != NULL ? name : "unknown", dlt);
+        seterr(err, errlen, "%s: unsupported link type %s (%d)", path, fs_dlt_name(dlt), dlt);
         pcap_close(pc);
         return -1;
     }

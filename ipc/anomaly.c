@@ -123,8 +123,8 @@ const char *fs_json_num(double v, char *out)
 {
     if (!isfinite(v))
         snprintf(out, FS_JSON_NUM_MAX, "null");
-    else if (v == floor(v) && fabs(v) < 1e15)
-        snprintf(out, FS_JSON_NUM_MAX, "%.0f", v);
+    else if ((v == floor(v) || fabs(v) >= 1e9) && fabs(v) < 1e15)
+        snprintf(out, FS_JSON_NUM_MAX, "%.0f", v); /* fractions of a GB do not matter */
     else
         snprintf(out, FS_JSON_NUM_MAX, "%.10g", v);
     return out;

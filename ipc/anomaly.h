@@ -87,8 +87,9 @@ void fs_anomaly_extra(struct fs_anomaly *a, const char *key, double value);
 #define FS_ANOMALY_JSON_MAX 4096
 int fs_anomaly_json(const struct fs_anomaly *a, char *out, size_t cap);
 
-/* A number as the JSON of anomalies and reports writes it: whole values as
- * integers, others with ten significant digits, NaN and infinities as null.
+/* A number as the JSON of anomalies and reports writes it: whole values and
+ * values of a billion or more as integers, others with ten significant
+ * digits, NaN and infinities as null.
  * Returns `out`, which holds FS_JSON_NUM_MAX bytes. */
 #define FS_JSON_NUM_MAX 32
 const char *fs_json_num(double v, char *out);

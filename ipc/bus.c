@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <zmq.h>
 
 #include "bus.h"
+#include "daemon.h"
 
 #define DEFAULT_LINGER_MS 1000
 
@@ -40,31 +40,6 @@ static int bus_fail(struct fs_bus *b, const char *fmt, ...)
     return -1;
 }
 
-/* Creates the directories leading to an ipc:// socket path. */
-static int make_parent_dirs(struct fs_bus *b, const char *path)
-{
-    char dir[512];
-    const char *slash = strrchr(path, '/');
-
-    if (!slash || slash == path)
-        return 0;
-    if ((size_t)(slash - path) >= sizeof(dir))
-        return bus_fail(b, "ipc path too long: %s", path);
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = '\0';
-    for (char *p = dir + 1;; p++) {
-        bool last = *p == '\0';
-        if (*p == '/' || last) {
-            *p = '\0';
-            if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-                return bus_fail(b, "cannot create %s: %s", dir, strerror(errno));
-            if (last)
-                return 0;
-            *p = '/';
-        }
-    }
-}
-
 int fs_bus_attach(struct fs_bus *b, const char *endpoint)
 {
     bool bind = b->kind == ZMQ_PUB;
@@ -73,10 +48,9 @@ int fs_bus_attach(struct fs_bus *b, const char *endpoint)
         bind = endpoint[0] == '@';
         endpoint++;
     }
-    /* An abstract socket ("ipc://@name") has no directory to create. */
-    if (bind && strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' &&
-        make_parent_dirs(b, endpoint + 6) != 0)
-        return -1;
+    /* Binding an ipc:// path needs its directory (never an abstract socket's). */
+    if (bind && fs_daemon_prepare_endpoint(endpoint, NULL) < 0)
+        return bus_fail(b, "cannot create the directory of %s: %s", endpoint, strerror(errno));
     if ((bind ? zmq_bind(b->sock, endpoint) : zmq_connect(b->sock, endpoint)) != 0)
         return bus_fail(b, "cannot %s %s: %s", bind ? "bind" : "connect to", endpoint,
                         zmq_strerror(errno));

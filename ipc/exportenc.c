@@ -105,7 +105,9 @@ static void tpl_build(struct tpl *t, uint16_t id, const struct fs_export_config 
         struct fs_export_field f = c->fields[i];
         bool addr;
 
-        if (v6) {
+        /* v9 keeps ICMP_TYPE (32) for ICMPv6: v9 collectors (nfdump 1.7)
+         * read ICMPv6 types there, not in the IPFIX element 139. */
+        if (v6 && !(c->version == 9 && f.ie == 32)) {
             f.ie = v6_twin(f.ie, &addr);
             if (addr)
                 f.len = 16;

@@ -9,7 +9,8 @@
  * templates are due. v9 and IPFIX flows go out under two data templates, one
  * per address family: the caller gives the IPv4 one as a list of (IANA
  * element id, length) and the IPv6 one follows by swapping each IPv4 element
- * for its IPv6 twin (8 -> 27, 12 -> 28, 15 -> 62, 9 -> 29, 32 -> 139, ...).
+ * for its IPv6 twin (8 -> 27, 12 -> 28, 15 -> 62, 9 -> 29, 32 -> 139, ...;
+ * v9 keeps 32 for ICMPv6, where its collectors read it).
  * A datagram holds one data set per run of flows of the same family.
  *
  * Values too wide for their field saturate as an exporter's counters do; v5

@@ -124,10 +124,18 @@ static int fail(struct jp *j, const char *fmt, ...)
     return -1;
 }
 
-static void skip_ws(struct jp *j)
+static void skip_ws_run(struct jp *j)
 {
     while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\r' || *j->p == '\n'))
         j->p++;
+}
+
+/* fs_flow_json() writes no white space: one test inline settles the common
+ * case, the loop is called only when there is some. */
+static inline void skip_ws(struct jp *j)
+{
+    if (j->p < j->end && (unsigned char)*j->p <= ' ')
+        skip_ws_run(j);
 }
 
 /* What the next byte is, for messages. */
@@ -168,6 +176,34 @@ static int read_hex4(struct jp *j, unsigned *out)
     return 0;
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Whether any byte of `w` is a quote, a backslash or below 0x20: the bytes
+ * that end the plain run of a string. Exact, not a heuristic. */
+static bool word_stops(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w)) & HIGHS;
+}
+
+/* The first byte from `q` that ends a string's plain run, or `end`. */
+static const char *plain_run(const char *q, const char *end)
+{
+    uint64_t w;
+
+    while (end - q >= 8) {
+        memcpy(&w, q, 8);
+        if (word_stops(w))
+            break;
+        q += 8;
+    }
+    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
+        q++;
+    return q;
+}
+
 /*
  * Reads a string (j->p on the opening quote). Without escapes `*s`/`*n` is the
  * span inside the line; with escapes the text is decoded into `buf` (at most
@@ -177,11 +213,9 @@ static int read_hex4(struct jp *j, unsigned *out)
  */
 static int read_string(struct jp *j, char *buf, size_t cap, const char **s, size_t *n)
 {
-    const char *q = ++j->p;
+    const char *q = plain_run(++j->p, j->end);
     size_t len = 0;
 
-    while (q < j->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
-        q++;
     if (q < j->end && *q == '"') {
         if (buf != NULL && (size_t)(q - j->p) > cap)
             return fail(j, "string longer than %zu bytes", cap);
@@ -294,10 +328,11 @@ static int read_uint(struct jp *j, uint64_t max, uint64_t *out)
     }
     if (*p == '0' && p + 1 < j->end && p[1] >= '0' && p[1] <= '9')
         return fail(j, "number with a leading zero");
-    for (; p < j->end && *p >= '0' && *p <= '9'; p++) {
+    for (const char *first = p; p < j->end && (unsigned)(*p - '0') <= 9; p++) {
         unsigned d = (unsigned)(*p - '0');
 
-        if (v > (UINT64_MAX - d) / 10)
+        /* Nineteen digits always fit in 64 bits. */
+        if (p - first >= 19 && v > (UINT64_MAX - d) / 10)
             return fail(j, "number too large");
         v = v * 10 + d;
     }
@@ -317,13 +352,24 @@ static bool parse_ipv4(const char *s, size_t n, uint8_t out[4])
     const char *end = s + n;
 
     for (int i = 0; i < 4; i++) {
-        unsigned v = 0;
-        const char *d = s;
+        unsigned v, d;
 
-        while (s < end && *s >= '0' && *s <= '9' && s - d < 3)
-            v = v * 10 + (unsigned)(*s++ - '0');
-        if (s == d || v > 255 || (s - d > 1 && *d == '0'))
+        if (s >= end || (v = (unsigned)(*s - '0')) > 9)
             return false;
+        s++;
+        /* Up to two more digits, none after a leading zero. */
+        if (s < end && (d = (unsigned)(*s - '0')) <= 9) {
+            if (v == 0)
+                return false;
+            v = v * 10 + d;
+            s++;
+            if (s < end && (d = (unsigned)(*s - '0')) <= 9) {
+                v = v * 10 + d;
+                s++;
+                if (v > 255)
+                    return false;
+            }
+        }
         out[i] = (uint8_t)v;
         if (i < 3) {
             if (s >= end || *s != '.')
@@ -554,6 +600,22 @@ object_key:
     }
 }
 
+/* The row `*hint` when the key at j->p (its opening quote) is exactly that
+ * row's name, consumed with its quotes; else NULL and nothing consumed. The
+ * name holds no quote, backslash or control byte, so this is what
+ * read_string() and find_key() would have found, at a fraction of the cost. */
+static const struct key *expected_key(struct jp *j, size_t *hint)
+{
+    const struct key *k = &keys[*hint];
+
+    if ((size_t)(j->end - j->p) < (size_t)k->len + 2 || j->p[k->len + 1] != '"' ||
+        memcmp(j->p + 1, k->name, k->len) != 0)
+        return NULL;
+    j->p += k->len + 2;
+    *hint = *hint + 1 == NKEYS ? 0 : *hint + 1;
+    return k;
+}
+
 /* The row for key `k`, trying the one after `*hint` first. */
 static const struct key *find_key(const char *k, size_t n, size_t *hint)
 {
@@ -647,10 +709,12 @@ int fs_flow_parse_json(const char *line, size_t len, struct fs_flow *f, char *er
         skip_ws(&j);
         if (j.p >= j.end || *j.p != '"')
             return unexpected(&j, "a key");
-        if (read_string(&j, NULL, 0, &name, &n) < 0)
-            return -1;
-        /* An escaped key is never one of ours: it is skipped as unknown. */
-        k = name != NULL ? find_key(name, n, &hint) : NULL;
+        if ((k = expected_key(&j, &hint)) == NULL) {
+            if (read_string(&j, NULL, 0, &name, &n) < 0)
+                return -1;
+            /* An escaped key is never one of ours: it is skipped as unknown. */
+            k = name != NULL ? find_key(name, n, &hint) : NULL;
+        }
         skip_ws(&j);
         if (j.p >= j.end || *j.p != ':')
             return unexpected(&j, "':'");

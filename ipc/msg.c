@@ -356,6 +356,20 @@ static void writer_start(struct writer *wr, enum fs_msg_type type, const char *s
     wr->seq_off = write_envelope(&wr->w, &wr->pk, type, sender, body_keys);
 }
 
+/* Allocates `size` zeroed bytes that start with a struct writer (the batch
+ * and stats builders) and writes the envelope. NULL for a bad sender or when
+ * out of memory. */
+static void *writer_new(size_t size, enum fs_msg_type type, const char *sender,
+                        unsigned body_keys)
+{
+    struct writer *wr;
+
+    if (!sender_ok(sender) || (wr = calloc(1, size)) == NULL)
+        return NULL;
+    writer_start(wr, type, sender, body_keys);
+    return wr;
+}
+
 /* Returns -1 when the headers did not fit in memory. */
 static int writer_ready(struct writer *wr)
 {
@@ -390,12 +404,10 @@ struct fs_batch {
 
 struct fs_batch *fs_batch_new(const char *sender)
 {
-    if (!sender_ok(sender))
-        return NULL;
-    struct fs_batch *b = calloc(1, sizeof(*b));
+    struct fs_batch *b = writer_new(sizeof(*b), FS_MSG_FLOWS, sender, 1);
+
     if (!b)
         return NULL;
-    writer_start(&b->wr, FS_MSG_FLOWS, sender, 1);
     pack_cstr(&b->wr.pk, "flows");
     b->count_off = wb_placeholder(&b->wr.w, 0xdd, 4);
     if (writer_ready(&b->wr) < 0) {
@@ -471,12 +483,10 @@ struct fs_stats {
 
 struct fs_stats *fs_stats_new(const char *sender)
 {
-    if (!sender_ok(sender))
-        return NULL;
-    struct fs_stats *s = calloc(1, sizeof(*s));
+    struct fs_stats *s = writer_new(sizeof(*s), FS_MSG_STATS, sender, 2);
+
     if (!s)
         return NULL;
-    writer_start(&s->wr, FS_MSG_STATS, sender, 2);
     pack_cstr(&s->wr.pk, "ts_ms");
     s->ts_off = wb_placeholder(&s->wr.w, 0xcf, 8);
     pack_cstr(&s->wr.pk, "groups");
@@ -1219,6 +1229,12 @@ static void pack_ip(msgpack_packer *pk, const fs_ip *ip)
     msgpack_pack_bin_body(pk, ip->b, n);
 }
 
+static void pack_key_ip(msgpack_packer *pk, const char *key, const fs_ip *ip)
+{
+    pack_cstr(pk, key);
+    pack_ip(pk, ip);
+}
+
 /* A string from a fixed array that may lack its terminator. */
 static void pack_strn(msgpack_packer *pk, const char *s, size_t max)
 {
@@ -1242,10 +1258,8 @@ int fs_msg_anomaly(struct fs_events_writer *w, const struct fs_anomaly *a, const
     pack_key_u(pk, "id", a->id);
     pack_key_u(pk, "ts_ms", a->ts_ms);
     pack_key_u(pk, "end_ms", a->end_ms);
-    pack_cstr(pk, "host");
-    pack_ip(pk, &a->host);
-    pack_cstr(pk, "peer");
-    pack_ip(pk, &a->peer);
+    pack_key_ip(pk, "host", &a->host);
+    pack_key_ip(pk, "peer", &a->peer);
     pack_cstr(pk, "class");
     pack_cstr(pk, cls);
     pack_cstr(pk, "severity");
@@ -1268,8 +1282,7 @@ int fs_msg_anomaly(struct fs_events_writer *w, const struct fs_anomaly *a, const
     msgpack_pack_array(pk, npeers);
     for (unsigned i = 0; i < npeers; i++) {
         msgpack_pack_map(pk, 2);
-        pack_cstr(pk, "addr");
-        pack_ip(pk, &a->top_peers[i].addr);
+        pack_key_ip(pk, "addr", &a->top_peers[i].addr);
         pack_key_u(pk, "value", a->top_peers[i].value);
     }
     pack_cstr(pk, "top_ports");
@@ -1334,8 +1347,7 @@ int fs_msg_summary(struct fs_events_writer *w, const struct fs_summary *s, const
     for (size_t i = 0; i < s->ntalkers; i++) {
         const struct fs_summary_talker *t = &s->talkers[i];
         msgpack_pack_map(pk, 6);
-        pack_cstr(pk, "addr");
-        pack_ip(pk, &t->addr);
+        pack_key_ip(pk, "addr", &t->addr);
         pack_key_u(pk, "bytes_out", t->bytes_out);
         pack_key_u(pk, "bytes_in", t->bytes_in);
         pack_key_u(pk, "flows", t->flows);
@@ -1426,20 +1438,15 @@ static int rd_str_into(struct rd *r, char *out, size_t cap)
     return RD_OK;
 }
 
-/* Finds `key` in names[0..n); n when absent. Refuses a second occurrence
- * of a known key (bit in *seen). */
-static int key_index(const uint8_t *key, size_t klen, const char *const *names, int n,
-                     uint64_t *seen, bool *dup)
+/* Finds `key` in names[0..n); n when absent or NULL. */
+static int name_index(const uint8_t *key, size_t klen, const char *const *names, int n)
 {
-    *dup = false;
-    for (int i = 0; i < n; i++) {
-        if (str_is(key, klen, names[i])) {
-            *dup = (*seen >> i) & 1;
-            *seen |= UINT64_C(1) << i;
-            return i;
-        }
-    }
-    return n;
+    int i;
+
+    for (i = 0; key && i < n; i++)
+        if (str_is(key, klen, names[i]))
+            break;
+    return key ? i : n;
 }
 
 /* Reads one string key of a map; NULL (value to skip) when it is not one. */
@@ -1451,6 +1458,40 @@ static const uint8_t *rd_key(struct rd *r, size_t *klen)
         return NULL;
     }
     return k;
+}
+
+/* Reads one key of a map and finds it in names[0..n): its index, n when
+ * unknown, -1 when it is not a string (its value is skipped as well). *dup
+ * tells a second occurrence of a known key (bit in *seen). */
+static int rd_known_key(struct rd *r, const char *const *names, int n, uint64_t *seen,
+                        bool *dup)
+{
+    size_t klen;
+    const uint8_t *key = rd_key(r, &klen);
+    int i;
+
+    *dup = false;
+    if (!key)
+        return -1;
+    i = name_index(key, klen, names, n);
+    if (i < n) {
+        *dup = (*seen >> i) & 1;
+        *seen |= UINT64_C(1) << i;
+    }
+    return i;
+}
+
+/* An unsigned integer that fits 32 bits. */
+static int rd_u32(struct rd *r, uint32_t *v)
+{
+    uint64_t u;
+    int e = rd_uint(r, &u);
+
+    if (e == RD_OK && u > UINT32_MAX)
+        return RD_TYPE;
+    if (e == RD_OK)
+        *v = (uint32_t)u;
+    return e;
 }
 
 enum { EV_METRIC, EV_OBSERVED, EV_EXPECTED, EV_STD, EV_Q1, EV_Q3, EV_IQR_LOW, EV_IQR_HIGH,
@@ -1520,24 +1561,19 @@ static int decode_evidence(struct rd *r, struct fs_anomaly *a, char *err, size_t
     if (rd_map(r, &n) != RD_OK)
         return fail(err, errlen, "\"evidence\" is %s, not a map", rd_type_name(r));
     for (uint32_t i = 0; i < n; i++) {
-        size_t klen;
         bool dup;
-        const uint8_t *key = rd_key(r, &klen);
-        if (!key)
+        int k = rd_known_key(r, evidence_keys, EV_COUNT, &seen, &dup);
+        if (k < 0)
             continue;
-        int k = key_index(key, klen, evidence_keys, EV_COUNT, &seen, &dup);
         if (dup)
             return fail(err, errlen, "evidence: duplicate key \"%s\"", evidence_keys[k]);
         int e = RD_OK;
-        uint64_t v;
         switch (k) {
         case EV_METRIC:
             e = rd_str_into(r, a->metric, sizeof(a->metric));
             break;
         case EV_SAMPLES:
-            if ((e = rd_uint(r, &v)) == RD_OK && v > UINT32_MAX)
-                e = RD_TYPE;
-            a->samples = (uint32_t)v;
+            e = rd_u32(r, &a->samples);
             break;
         case EV_PEERS:
         case EV_PORTS:
@@ -1595,12 +1631,10 @@ static int decode_anomaly(const uint8_t *buf, size_t len, struct fs_msg *m, char
     m->mem = a;
     rd_map(&r, &n); /* checked by the caller */
     for (uint32_t i = 0; i < n; i++) {
-        size_t klen;
         bool dup;
-        const uint8_t *key = rd_key(&r, &klen);
-        if (!key)
+        int k = rd_known_key(&r, anomaly_keys, AN_COUNT, &seen, &dup);
+        if (k < 0)
             continue;
-        int k = key_index(key, klen, anomaly_keys, AN_COUNT, &seen, &dup);
         if (dup)
             return fail(err, errlen, "duplicate key \"%s\"", anomaly_keys[k]);
         int e = RD_OK;
@@ -1672,15 +1706,9 @@ static int decode_profiles(struct rd *r, struct fs_summary_profile *p, uint32_t 
         for (uint32_t k = 0; k < keys; k++) {
             size_t klen;
             const uint8_t *key = rd_key(r, &klen);
-            int j, e = RD_OK;
-            for (j = 0; j < 1 + 2 * FS_SUMMARY_NMETRICS; j++)
-                if (str_is(key, klen, names[j]))
-                    break;
+            int j = name_index(key, klen, names, 1 + 2 * FS_SUMMARY_NMETRICS), e = RD_OK;
             if (j == 0) {
-                uint64_t v;
-                if ((e = rd_uint(r, &v)) == RD_OK && v > UINT32_MAX)
-                    e = RD_TYPE;
-                p[i].samples = (uint32_t)v;
+                e = rd_u32(r, &p[i].samples);
             } else if (j < 1 + 2 * FS_SUMMARY_NMETRICS) {
                 e = rd_double(r, (j - 1) % 2 ? &p[i].std[(j - 1) / 2] : &p[i].mean[(j - 1) / 2]);
             } else if (key) {
@@ -1732,9 +1760,12 @@ static int decode_summary_list(struct rd *r, struct fs_summary *s, int which, ch
                 struct fs_summary_port *p = &s->ports[i];
                 u = str_is(key, klen, "flows") ? &p->flows
                     : str_is(key, klen, "bytes") ? &p->bytes : NULL;
-                if (str_is(key, klen, "proto") || str_is(key, klen, "port")) {
+                if (str_is(key, klen, "proto")) {
                     u = &v;
-                    max = key[1] == 'r' && klen == 5 ? UINT8_MAX : UINT16_MAX;
+                    max = UINT8_MAX;
+                } else if (str_is(key, klen, "port")) {
+                    u = &v;
+                    max = UINT16_MAX;
                 }
             } else {
                 struct fs_summary_proto *p = &s->protos[i];
@@ -1780,12 +1811,10 @@ static int decode_summary(const uint8_t *buf, size_t len, struct fs_msg *m, char
      * checked against the bytes left when the message was walked. */
     rd_map(&r, &n);
     for (uint32_t i = 0; i < n; i++) {
-        size_t klen;
         bool dup;
-        const uint8_t *key = rd_key(&r, &klen);
-        if (!key)
+        int k = rd_known_key(&r, summary_keys, SU_COUNT, &seen, &dup);
+        if (k < 0)
             continue;
-        int k = key_index(key, klen, summary_keys, SU_COUNT, &seen, &dup);
         if (dup)
             return fail(err, errlen, "duplicate key \"%s\"", summary_keys[k]);
         if (k >= SU_TALKERS && k <= SU_PROTOS) {
@@ -1821,12 +1850,10 @@ static int decode_summary(const uint8_t *buf, size_t len, struct fs_msg *m, char
     for (uint32_t i = 0; i < n; i++) {
         size_t klen;
         const uint8_t *key = rd_key(&r, &klen);
-        int k = SU_COUNT, e = RD_OK;
+        int k, e = RD_OK;
         if (!key)
             continue;
-        for (k = 0; k < SU_COUNT; k++)
-            if (str_is(key, klen, summary_keys[k]))
-                break;
+        k = name_index(key, klen, summary_keys, SU_COUNT);
         uint64_t *u[SU_HOD] = { &s->ts_ms, &s->end_ms, &s->bytes, &s->packets, &s->flows,
                                 &s->hosts, &s->anomalies };
         if (k < SU_HOD) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "opts.h"
 
 void fs_opts_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -207,6 +208,17 @@ static int apply(const struct fs_opt *o, void *conf, const char *v, char *err, s
     switch (o->kind) {
     case FS_OPT_FLAG:
         return fs_opts_parse_bool(v, (bool *)field, err, errlen);
+    case FS_OPT_LOG_FLAG: {
+        bool b;
+
+        if (fs_opts_parse_bool(v, &b, err, errlen) < 0)
+            return -1;
+        if (b)
+            *(int *)field = (int)o->min;
+        else if (*(int *)field == (int)o->min)
+            *(int *)field = FS_LOG_INFO;
+        return 0;
+    }
     case FS_OPT_U32:
     case FS_OPT_U64:
     case FS_OPT_BYTES:
@@ -486,6 +498,9 @@ void fs_opts_write(const struct fs_opts *t, const void *conf, FILE *fp)
         case FS_OPT_FLAG:
             fprintf(fp, "%s = %s\n", o->name, *(const bool *)field ? "yes" : "no");
             break;
+        case FS_OPT_LOG_FLAG:
+            fprintf(fp, "%s = %s\n", o->name, *(const int *)field == (int)o->min ? "yes" : "no");
+            break;
         case FS_OPT_U32:
         case FS_OPT_SECONDS:
             /* A zero outside the bounds means "not set". */
@@ -571,4 +586,20 @@ void fs_opts_free(const struct fs_opts *t, void *conf)
             fs_strv_free((struct fs_strv *)field);
         }
     }
+}
+
+int fs_opts_check_endpoint(void *conf, const char *v, char *err, size_t errlen)
+{
+    static const char *const schemes[] = { "ipc://", "tcp://", "inproc://" };
+    const char *e = v[0] == '@' || v[0] == '>' ? v + 1 : v;
+
+    (void)conf;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t n = strlen(schemes[i]);
+
+        if (strncmp(e, schemes[i], n) == 0 && e[n] != '\0')
+            return 0;
+    }
+    fs_opts_fail(err, errlen, "'%s' is not a ZeroMQ endpoint (ipc://PATH, tcp://HOST:PORT)", v);
+    return -1;
 }

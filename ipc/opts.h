@@ -46,6 +46,9 @@ enum fs_opt_kind {
     FS_OPT_DOUBLE,  /* double within [dmin, dmax] */
     FS_OPT_STR,     /* char *, replaced; freed by fs_opts_free() */
     FS_OPT_STRV,    /* struct fs_strv, each value appended; freed by fs_opts_free() */
+    FS_OPT_LOG_FLAG,/* int log level as a flag (--quiet, --verbose): yes sets it to
+                     * `min`; no puts FS_LOG_INFO back only when it is `min`, so
+                     * --quiet=no after --verbose stays verbose */
     FS_OPT_CUSTOM   /* set() stores, write() writes */
 };
 
@@ -64,7 +67,8 @@ struct fs_opt {
     enum fs_opt_kind kind;
     size_t off;                /* offsetof() the field in the caller's struct */
     uint64_t min, max;         /* bounds of U32, U64, BYTES, SECONDS (both inclusive;
-                                * U32 and SECONDS never above UINT32_MAX) */
+                                * U32 and SECONDS never above UINT32_MAX);
+                                * LOG_FLAG: min is the level "yes" sets */
     /* FS_OPT_CUSTOM: parses and stores `value`. Other kinds: when not NULL,
      * checks the value first (a validator). `conf` is the caller's struct.
      * Returns 0, or -1 with the reason in `err` (without the option name). */
@@ -132,6 +136,11 @@ int fs_opts_parse_bytes(const char *v, uint64_t *out, char *err, size_t errlen);
 int fs_opts_parse_seconds(const char *v, uint64_t *out, char *err, size_t errlen);
 int fs_opts_parse_double(const char *v, double *out, char *err, size_t errlen);
 int fs_opts_parse_bool(const char *v, bool *out, char *err, size_t errlen);
+
+/* A validator (the `set` of a STR or STRV row) the programs share: a ZeroMQ
+ * endpoint (ipc://, tcp://, inproc://), optionally after '@' (bind) or '>'
+ * (connect). */
+int fs_opts_check_endpoint(void *conf, const char *v, char *err, size_t errlen);
 
 /* snprintf into `err`: the one way setters report why a value is refused. */
 void fs_opts_fail(char *err, size_t errlen, const char *fmt, ...)

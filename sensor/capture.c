@@ -6,17 +6,15 @@
  * before the callback sees it, so that every consumer of packets meters
  * the same fields.
  */
-#include <errno.h>
-#include <grp.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "capture.h"
+#include "dlt.h"
 #include "log.h"
 
 #define SLL2_IFINDEX_OFF 4
@@ -49,20 +47,6 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* The frame.c link type of a capture's link type; -1 when unsupported. Raw
- * captures are read by the version nibble whatever they announce. */
-static int frame_link(int dlt)
-{
-    switch (dlt) {
-    case DLT_EN10MB: return FS_FRAME_LINK_ETHERNET;
-    case DLT_LINUX_SLL: return FS_FRAME_LINK_SLL;
-    case DLT_LINUX_SLL2: return FS_FRAME_LINK_SLL2;
-    case DLT_RAW: case DLT_IPV4: case DLT_IPV6: return FS_FRAME_LINK_RAW;
-    case DLT_NULL: case DLT_LOOP: return FS_FRAME_LINK_NULL;
-    default: return -1;
-    }
 }
 
 static void deliver(struct fs_capture *c)
@@ -101,11 +85,9 @@ static int setup(struct fs_capture *c, const struct fs_capture_config *cfg, char
     int link;
 
     c->dlt = pcap_datalink(c->p);
-    if ((link = frame_link(c->dlt)) < 0) {
-        const char *n = pcap_datalink_val_to_name(c->dlt);
-
-        fail(err, errlen, "%s: link type %s (%d) is not supported", c->name, n ? n : "?",
-             c->dlt);
+    if ((link = fs_dlt_frame_link(c->dlt)) < 0) {
+        fail(err, errlen, "%s: link type %s (%d) is not supported", c->name,
+             fs_dlt_name(c->dlt), c->dlt);
         return -1;
     }
     c->link = (enum fs_frame_link)link;
@@ -224,9 +206,7 @@ const char *fs_capture_name(const struct fs_capture *c)
 
 const char *fs_capture_link_name(const struct fs_capture *c)
 {
-    const char *n = pcap_datalink_val_to_name(c->dlt);
-
-    return n ? n : "unknown";
+    return fs_dlt_name(c->dlt);
 }
 
 int fs_capture_fd(const struct fs_capture *c)
@@ -272,25 +252,4 @@ void fs_capture_stats(struct fs_capture *c, struct fs_capture_stats *out)
         c->st.kernel = true;
     }
     *out = c->st;
-}
-
-int fs_capture_drop_privileges(const struct passwd *pw, char *err, size_t errlen)
-{
-    if (getuid() != 0 && geteuid() != 0) {
-        if (pw->pw_uid == geteuid() && pw->pw_gid == getegid())
-            return 0;
-        fail(err, errlen, "user %s: only root can switch users", pw->pw_name);
-        return -1;
-    }
-    if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
-        setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
-        fail(err, errlen, "user %s: %s", pw->pw_name, strerror(errno));
-        return -1;
-    }
-    if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-        fail(err, errlen, "user %s: could regain root after dropping it", pw->pw_name);
-        return -1;
-    }
-    return 0;
 }

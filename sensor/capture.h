@@ -17,7 +17,6 @@
 #ifndef FS_CAPTURE_H
 #define FS_CAPTURE_H
 
-#include <pwd.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,10 +85,5 @@ void fs_capture_break(struct fs_capture *c);
 
 /* Reads the counters, the kernel's ones from pcap_stats() when live. */
 void fs_capture_stats(struct fs_capture *c, struct fs_capture_stats *out);
-
-/* Switches the process to `pw`'s user, group and supplementary groups, for
- * good (no way back to root). A process that is not root may only "switch"
- * to itself. Returns 0, or -1 with the reason in `err`. */
-int fs_capture_drop_privileges(const struct passwd *pw, char *err, size_t errlen);
 
 #endif

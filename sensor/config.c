@@ -14,6 +14,10 @@
 #include "msg.h"
 
 #define DEFAULT_RUN_DIR "/tmp/flowsentry"
+/* Log sources' domains: apart from the meter's default 0, and from each
+ * other, so that one connection seen by several of them is told apart. */
+#define FS_SENSOR_DEFAULT_ZEEK_DOMAIN 1
+#define FS_SENSOR_DEFAULT_EVE_DOMAIN 2
 #define DAY 86400u
 
 static int check_endpoint(void *conf, const char *v, char *err, size_t errlen)
@@ -150,6 +154,19 @@ static const struct fs_opt options[] = {
       .help = "fragmented datagrams tracked at once; default 16384" },
     { "fragment-timeout", FS_OPT_SECONDS, OFF(fragment_timeout), 1, 3600, .arg = "SECONDS",
       .help = "how long the fragments of a datagram are tracked; default 30s" },
+    { "zeek-conn", FS_OPT_STRV, OFF(zeek_conn), .arg = "FILE", .repeat = true,
+      .help = "also publish the connections of this Zeek conn.log (TSV or JSON), followed "
+      "as it grows and rotates (read once with --read); repeatable" },
+    { "eve", FS_OPT_STRV, OFF(eve), .arg = "FILE", .repeat = true,
+      .help = "also publish the flow and netflow events of this Suricata EVE JSON file, "
+      "followed as it grows and rotates (read once with --read); repeatable" },
+    { "zeek-domain", FS_OPT_U32, OFF(zeek_domain), 0, UINT32_MAX, .arg = "ID",
+      .help = "observation domain of the flows from Zeek logs; default 1" },
+    { "eve-domain", FS_OPT_U32, OFF(eve_domain), 0, UINT32_MAX, .arg = "ID",
+      .help = "observation domain of the flows from Suricata logs; default 2" },
+    { "logs-from-end", FS_OPT_FLAG, OFF(logs_from_end),
+      .help = "skip what the Zeek JSON and EVE logs already hold when the sensor starts "
+      "(not Zeek TSV logs, whose header is at their start)" },
     { "exporter", FS_OPT_STR, OFF(exporter), .set = check_exporter, .arg = "ADDR",
       .help = "address the flows are attributed to (their exporter); "
       "default 0.0.0.0" },
@@ -191,7 +208,8 @@ static const struct fs_opt options[] = {
 static const struct fs_opts table = {
     options, NOPTIONS,
     "Meters flows from packets (an interface or pcap files), publishes them on the flows\n"
-    "bus and exports them as IPFIX, NetFlow v9 or v5.\n"
+    "bus and exports them as IPFIX, NetFlow v9 or v5; also publishes the flows Zeek and\n"
+    "Suricata log.\n"
 };
 
 const char *fs_sensor_config_option_name(size_t i)
@@ -212,6 +230,8 @@ int fs_sensor_config_init(struct fs_sensor_config *c)
     c->max_flows = FS_FT_DEFAULT_MAX_FLOWS;
     c->max_fragments = FS_FT_DEFAULT_MAX_FRAGS;
     c->fragment_timeout = FS_FT_DEFAULT_FRAG_TIMEOUT_MS / 1000;
+    c->zeek_domain = FS_SENSOR_DEFAULT_ZEEK_DOMAIN;
+    c->eve_domain = FS_SENSOR_DEFAULT_EVE_DOMAIN;
     c->batch_size = 1024;
     c->export_size = FS_EMIT_DEFAULT_DATAGRAM;
     c->template_timeout = FS_EMIT_DEFAULT_TEMPLATE_TIMEOUT_MS / 1000;
@@ -248,16 +268,47 @@ enum fs_sensor_config_result fs_sensor_config_parse_args(struct fs_sensor_config
     }
 }
 
+/* A log source's domain must not be the meter's: the same connection
+ * metered and logged would look like one flow counted twice. */
+static int check_domain(const struct fs_sensor_config *c, const struct fs_strv *files,
+                        uint32_t domain, const char *name, char *err, size_t errlen)
+{
+    if (files->n == 0 || !fs_sensor_config_packets(c) || domain != c->domain)
+        return 0;
+    fs_opts_fail(err, errlen, "%s %u is the domain of the metered flows: give the log "
+                 "flows their own", name, domain);
+    return -1;
+}
+
 int fs_sensor_config_finish(struct fs_sensor_config *c, char *err, size_t errlen)
 {
     if (c->interface != NULL && c->read.n > 0) {
         fs_opts_fail(err, errlen, "interface and read cannot be used together");
         return -1;
     }
-    if (c->interface == NULL && c->read.n == 0) {
-        fs_opts_fail(err, errlen, "nothing to meter: give --interface IF or --read FILE");
+    if (!fs_sensor_config_packets(c) && c->zeek_conn.n == 0 && c->eve.n == 0) {
+        fs_opts_fail(err, errlen, "nothing to do: give --interface IF or --read FILE, "
+                     "and/or --zeek-conn FILE or --eve FILE");
         return -1;
     }
+    if (c->zeek_conn.n + c->eve.n > FS_SENSOR_MAX_LOGS) {
+        fs_opts_fail(err, errlen, "%zu log files: at most %d", c->zeek_conn.n + c->eve.n,
+                     FS_SENSOR_MAX_LOGS);
+        return -1;
+    }
+    if (c->export.n > 0 && !fs_sensor_config_packets(c)) {
+        fs_opts_fail(err, errlen, "export sends metered flows only, and nothing is metered: "
+                     "give --interface IF or --read FILE");
+        return -1;
+    }
+    if (c->logs_from_end && fs_sensor_config_offline(c)) {
+        fs_opts_fail(err, errlen, "logs-from-end cannot be used with read: the logs are read "
+                     "once, whole");
+        return -1;
+    }
+    if (check_domain(c, &c->zeek_conn, c->zeek_domain, "zeek-domain", err, errlen) < 0 ||
+        check_domain(c, &c->eve, c->eve_domain, "eve-domain", err, errlen) < 0)
+        return -1;
     if (c->exporter == NULL)
         fs_ip_parse("0.0.0.0", &c->exporter_ip);
     return 0;

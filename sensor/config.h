@@ -39,6 +39,13 @@ struct fs_sensor_config {
     fs_ip exporter_ip;          /* ... parsed (af 0: the default) */
     uint32_t domain;            /* observation domain */
 
+    /* Flows other tools log (followed like tail -F, or read once offline). */
+    struct fs_strv zeek_conn;   /* Zeek conn.log files */
+    struct fs_strv eve;         /* Suricata eve.json files */
+    uint32_t zeek_domain;       /* observation domain of their flows */
+    uint32_t eve_domain;
+    bool logs_from_end;         /* skip what the logs hold at start */
+
     /* Outputs. */
     bool json;                  /* flows as JSON lines on stdout */
     char *publish;              /* flows bus endpoint; NULL: the default */
@@ -77,14 +84,26 @@ enum fs_sensor_config_result fs_sensor_config_parse_args(struct fs_sensor_config
 int fs_sensor_config_set(struct fs_sensor_config *c, const char *key, const char *value,
                          char *err, size_t errlen);
 
-/* Checks the options against each other (one packet source, ...). Call
- * once, after parsing. */
+/* Checks the options against each other (at most one packet source, at
+ * least one source of flows, the log sources' domains apart from the
+ * meter's, ...). Call once, after parsing. */
 int fs_sensor_config_finish(struct fs_sensor_config *c, char *err, size_t errlen);
 
-/* True when capture files are read instead of an interface. */
+/* Log files followed at most (fs_sensor_config_finish() checks). */
+#define FS_SENSOR_MAX_LOGS 16
+
+/* True when capture files are read instead of an interface: the log files
+ * are then read once to their end rather than followed. */
 static inline bool fs_sensor_config_offline(const struct fs_sensor_config *c)
 {
     return c->read.n > 0;
+}
+
+/* True when packets are metered (an interface or capture files), false when
+ * the sensor only reads logs. */
+static inline bool fs_sensor_config_packets(const struct fs_sensor_config *c)
+{
+    return c->interface != NULL || c->read.n > 0;
 }
 
 /* The flows bus endpoint in effect: the given one, or ipc://<run-dir>/sensor

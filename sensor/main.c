@@ -9,31 +9,37 @@
  * speed, packet timestamps as the only clock, every flow ended at the end,
  * and a summary with the packet rate.
  *
- * Every ended flow goes to the outputs: JSON lines on stdout (--json), bus
- * batches (sent when full and after every round, as the collector does) and
- * UDP export (--export). The counters of the capture, the flow table, the
- * export streams and the bus are logged on SIGUSR1, at every stats interval
- * and at exit, and published as a stats message.
+ * Zeek conn.log and Suricata EVE files are other flow sources in the same
+ * loop: followed as they grow (read once to their end with --read). The
+ * sensor may also run with only those, metering no packets.
+ *
+ * Every flow goes to the outputs: JSON lines on stdout (--json) and bus
+ * batches (sent when full and after every round, as the collector does);
+ * metered flows also to UDP export (--export), whose templates carry one
+ * direction and none of the logs' identifiers. The counters of the capture,
+ * the flow table, the log sources, the export streams and the bus are
+ * logged on SIGUSR1, at every stats interval and at exit, and published as
+ * a stats message.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bus.h"
 #include "capture.h"
 #include "config.h"
+#include "daemon.h"
 #include "decode.h"
 #include "export.h"
 #include "flowtable.h"
 #include "log.h"
+#include "logfeed.h"
 #include "msg.h"
 
 #define PROGRAM "flowsentry-sensor"
@@ -48,7 +54,7 @@
 #define LIVE_ROUNDS 16           /* dispatches per wake before others get a turn */
 #define OFFLINE_CHUNK 65536      /* packets between signal checks, offline */
 #define STDOUT_BUF (1u << 20)
-#define MAX_SOURCES 8
+#define MAX_SOURCES FS_SENSOR_MAX_LOGS
 
 static volatile sig_atomic_t got_stop, got_usr1;
 
@@ -60,16 +66,24 @@ static void on_signal(int sig)
         got_stop = 1;
 }
 
+/* Receives every counter: `group` is a stable pointer for the counters of
+ * one group, which come in a row. */
+typedef void (*counter_fn)(void *arg, const char *group, const char *name, uint64_t value);
+
 /*
  * Other flow sources (Zeek conn.log, Suricata EVE, ...): each may give a
  * descriptor to poll (-1: none) and is run when that is readable and at
- * every tick; the flows it makes go to `sink` like the metered ones.
+ * every tick (live), or drained to its end once (offline); the flows it
+ * makes go to `sink`, to the bus and JSON outputs. Its counters are one
+ * group of their own.
  */
 struct source {
     const char *name;
     void *state;
     int (*fd)(void *state);
     void (*run)(void *state, uint64_t now_ms, fs_flow_sink sink, void *sink_arg);
+    void (*drain)(void *state, fs_flow_sink sink, void *sink_arg);
+    void (*counters)(void *state, counter_fn fn, void *arg);
     void (*close)(void *state);
 };
 
@@ -77,7 +91,7 @@ struct sensor {
     struct fs_sensor_config cfg;
     struct fs_capture **caps;    /* the interface, or every file */
     size_t ncaps;
-    struct fs_ft *ft;
+    struct fs_ft *ft;            /* NULL when no packets are metered */
     struct fs_emit *emit;
     struct source sources[MAX_SOURCES];
     size_t nsources;
@@ -138,7 +152,7 @@ static void check_stdout(struct sensor *s)
         fs_log(FS_LOG_ERROR, "stdout: %s: stopping", strerror(errno));
 }
 
-/* Every flow, metered or from another source, ends up here. */
+/* Every flow, metered or from another source, ends up here (an fs_flow_sink). */
 static void output_flows(void *arg, const struct fs_flow *flows, size_t n)
 {
     struct sensor *s = arg;
@@ -159,14 +173,16 @@ static void output_flows(void *arg, const struct fs_flow *flows, size_t n)
             if (fs_batch_count(s->batch) >= s->cfg.batch_size)
                 publish(s);
         }
-        fs_emit_flow(s->emit, &flows[i], fs_ft_now(s->ft));
     }
 }
 
 static void on_flow_end(void *arg, const struct fs_flow *f, enum fs_ft_reason why)
 {
+    struct sensor *s = arg;
+
     (void)why;
-    output_flows(arg, f, 1);
+    output_flows(s, f, 1);
+    fs_emit_flow(s->emit, f, fs_ft_now(s->ft));
 }
 
 /* End of a round: nothing stays queued in our buffers but the export
@@ -174,7 +190,7 @@ static void on_flow_end(void *arg, const struct fs_flow *f, enum fs_ft_reason wh
 static void flush_outputs(struct sensor *s, bool export_too)
 {
     publish(s);
-    if (export_too)
+    if (export_too && s->ft != NULL)
         fs_emit_flush(s->emit, fs_ft_now(s->ft));
     if (s->json && !s->out_failed && fflush(stdout) != 0)
         check_stdout(s);
@@ -201,8 +217,6 @@ static void on_packets(void *arg, const struct fs_ft_pkt *pkts, size_t n)
  * lines and the offline summary.
  */
 
-typedef void (*counter_fn)(void *arg, const char *group, const char *name, uint64_t value);
-
 static struct fs_capture_stats capture_totals(struct sensor *s)
 {
     struct fs_capture_stats t = s->cap_total;
@@ -223,7 +237,7 @@ static struct fs_capture_stats capture_totals(struct sensor *s)
     return t;
 }
 
-static void each_counter(struct sensor *s, counter_fn fn, void *arg)
+static void each_meter_counter(struct sensor *s, counter_fn fn, void *arg)
 {
     struct fs_capture_stats c = capture_totals(s);
     const struct fs_ft_stats *t = fs_ft_stats(s->ft);
@@ -256,7 +270,14 @@ static void each_counter(struct sensor *s, counter_fn fn, void *arg)
     fn(arg, "flowtable", "frags_unmatched_bytes", t->frags_unmatched_bytes);
     fn(arg, "flowtable", "frags_evicted", t->frags_evicted);
     fn(arg, "flowtable", "late", t->late);
+}
 
+static void each_counter(struct sensor *s, counter_fn fn, void *arg)
+{
+    if (s->ft != NULL)
+        each_meter_counter(s, fn, arg);
+    for (size_t i = 0; i < s->nsources; i++)
+        s->sources[i].counters(s->sources[i].state, fn, arg);
     for (size_t i = 0; i < fs_emit_count(s->emit); i++) {
         const struct fs_emit_stats *e = fs_emit_stats(s->emit, i);
         const char *g = fs_emit_name(s->emit, i);
@@ -334,8 +355,9 @@ static void stats_add(void *arg, const char *group, const char *name, uint64_t v
     fs_stats_add(w->st, name, v);
 }
 
-/* The stats message: groups "capture", "flowtable", one per export
- * destination (named by its URL) and "bus". */
+/* The stats message: groups "capture", "flowtable", one per log source
+ * ("zeek:PATH", "eve:PATH"), one per export destination (named by its URL)
+ * and "bus". */
 static void send_stats(struct sensor *s)
 {
     struct stats_walk w = { s->stats, NULL };
@@ -355,33 +377,6 @@ static void send_stats(struct sensor *s)
  * Set-up and tear-down.
  */
 
-/* mkdir -p of the directory holding `path`; what it creates is handed to
- * `pw` (when not NULL), who will bind there once privileges are dropped. */
-static void prepare_parent(const char *path, const struct passwd *pw)
-{
-    char copy[4096], *dir;
-    size_t len;
-
-    if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
-        return;
-    dir = dirname(copy);
-    len = strlen(dir);
-    for (size_t i = 1; i <= len; i++) {
-        if (dir[i] != '/' && dir[i] != '\0')
-            continue;
-        dir[i] = '\0';
-        if (mkdir(dir, 0750) == 0) {
-            if (pw != NULL && chown(dir, pw->pw_uid, pw->pw_gid) < 0)
-                fs_log(FS_LOG_WARNING, "bus directory %s: %s", dir, strerror(errno));
-        } else if (errno != EEXIST) {
-            fs_log(FS_LOG_WARNING, "bus directory %s: %s", dir, strerror(errno));
-            return;
-        }
-        if (i < len)
-            dir[i] = '/';
-    }
-}
-
 static int open_captures(struct sensor *s, char *err, size_t errlen)
 {
     const struct fs_sensor_config *c = &s->cfg;
@@ -394,8 +389,10 @@ static int open_captures(struct sensor *s, char *err, size_t errlen)
         .immediate = c->immediate,
         .timeout_ms = (int)c->capture_timeout,
     };
-    size_t n = fs_sensor_config_offline(c) ? c->read.n : 1;
+    size_t n = fs_sensor_config_offline(c) ? c->read.n : c->interface != NULL;
 
+    if (n == 0)
+        return 0;
     if ((s->caps = calloc(n, sizeof(*s->caps))) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -432,7 +429,7 @@ static int open_meter(struct sensor *s, char *err, size_t errlen)
         .template_timeout_ms = c->template_timeout * 1000u,
     };
 
-    if ((s->ft = fs_ft_new(&fc, on_flow_end, s)) == NULL) {
+    if (fs_sensor_config_packets(c) && (s->ft = fs_ft_new(&fc, on_flow_end, s)) == NULL) {
         snprintf(err, errlen, "flow table of %llu flows: out of memory",
                  (unsigned long long)c->max_flows);
         return -1;
@@ -446,6 +443,59 @@ static int open_meter(struct sensor *s, char *err, size_t errlen)
             return -1;
         fs_log(FS_LOG_INFO, "exporting flows to %s", c->export.v[i]);
     }
+    return 0;
+}
+
+static void drain_feed(void *state, fs_flow_sink sink, void *sink_arg)
+{
+    fs_feed_drain(state, sink, sink_arg);
+}
+
+/* The log files as sources. Nothing is opened yet: a file is looked for at
+ * the first run, after privileges are dropped, so it is read as the user the
+ * sensor runs as. */
+static int open_logs(struct sensor *s, const struct fs_strv *files, enum fs_feed_kind kind,
+                     uint32_t domain, char *err, size_t errlen)
+{
+    const struct fs_sensor_config *c = &s->cfg;
+    bool offline = fs_sensor_config_offline(c);
+
+    for (size_t i = 0; i < files->n; i++) {
+        struct fs_feed_config fc = {
+            .kind = kind,
+            .path = files->v[i],
+            .src = { .exporter = c->exporter_ip, .domain = domain,
+                     .ifindex = fs_ls_ifindex_os },
+            .from_end = c->logs_from_end,
+        };
+        struct fs_feed *f = fs_feed_new(&fc);
+
+        if (f == NULL) {
+            snprintf(err, errlen, "%s: out of memory", files->v[i]);
+            return -1;
+        }
+        s->sources[s->nsources++] = (struct source){
+            .name = fs_feed_name(f),
+            .state = f,
+            .fd = fs_feed_fd,
+            .run = fs_feed_run,
+            .drain = drain_feed,
+            .counters = fs_feed_counters,
+            .close = fs_feed_close,
+        };
+        fs_log(FS_LOG_INFO, "%s %s (domain %u)", offline ? "reading" : "following",
+               fs_feed_name(f), domain);
+    }
+    return 0;
+}
+
+static int open_sources(struct sensor *s, char *err, size_t errlen)
+{
+    const struct fs_sensor_config *c = &s->cfg;
+
+    if (open_logs(s, &c->zeek_conn, FS_FEED_ZEEK_CONN, c->zeek_domain, err, errlen) < 0 ||
+        open_logs(s, &c->eve, FS_FEED_EVE, c->eve_domain, err, errlen) < 0)
+        return -1;
     return 0;
 }
 
@@ -520,7 +570,8 @@ static void install_signals(void)
 /* Ends every flow still in the table and sends everything out. */
 static void finish(struct sensor *s)
 {
-    fs_ft_flush(s->ft);
+    if (s->ft != NULL)
+        fs_ft_flush(s->ft);
     flush_outputs(s, true);
     send_stats(s);
 }
@@ -583,7 +634,8 @@ static int run_live(struct sensor *s)
         uint64_t now;
         int r;
 
-        pfd[0] = (struct pollfd){ .fd = fs_capture_fd(s->caps[0]), .events = POLLIN };
+        pfd[0] = (struct pollfd){ .fd = s->ncaps > 0 ? fs_capture_fd(s->caps[0]) : -1,
+                                  .events = POLLIN };
         for (size_t i = 0; i < s->nsources; i++)
             pfd[1 + i] = (struct pollfd){ .fd = s->sources[i].fd(s->sources[i].state),
                                           .events = POLLIN };
@@ -595,14 +647,16 @@ static int run_live(struct sensor *s)
         }
         /* Also on timeouts: a block the kernel hands over by its timeout
          * does not always wake poll(). */
-        drain_capture(s, s->caps[0], &status);
+        if (s->ncaps > 0)
+            drain_capture(s, s->caps[0], &status);
         now = clock_ms(CLOCK_REALTIME);
         for (size_t i = 0; i < s->nsources; i++)
             s->sources[i].run(s->sources[i].state, now, output_flows, s);
 
         mono = clock_ms(CLOCK_MONOTONIC);
         if (mono >= next_expire) {
-            fs_ft_expire(s->ft, now);
+            if (s->ft != NULL)
+                fs_ft_expire(s->ft, now);
             note_kernel_drops(s, &drops_seen);
             next_expire = mono + EXPIRE_MS;
             flush_outputs(s, true);
@@ -657,10 +711,67 @@ static void print_summary(struct sensor *s, FILE *fp, double secs, double cpu)
                 (double)c.packets / cpu, (double)ended / cpu);
 }
 
+/* "zeek:conn.log: lines 12, flows 10, malformed 2": a log source's
+ * counters that are not 0, lines and flows always. */
+struct summary_line {
+    FILE *fp;
+    const char *group;
+};
+
+static void summary_add(void *arg, const char *group, const char *name, uint64_t v)
+{
+    struct summary_line *l = arg;
+    bool first = l->group != group;
+
+    if (v == 0 && strcmp(name, "lines") != 0 && strcmp(name, "flows") != 0)
+        return;
+    if (first && l->group != NULL)
+        fputc('\n', l->fp);
+    if (first)
+        fprintf(l->fp, "%s: %s %llu", group, name, (unsigned long long)v);
+    else
+        fprintf(l->fp, ", %s %llu", name, (unsigned long long)v);
+    l->group = group;
+}
+
+static void print_sources(struct sensor *s, FILE *fp)
+{
+    struct summary_line l = { fp, NULL };
+
+    for (size_t i = 0; i < s->nsources; i++)
+        s->sources[i].counters(s->sources[i].state, summary_add, &l);
+    if (l.group != NULL)
+        fputc('\n', fp);
+}
+
+static void find_opens(void *arg, const char *group, const char *name, uint64_t v)
+{
+    (void)group;
+    if (strcmp(name, "opens") == 0)
+        *(uint64_t *)arg = v;
+}
+
+/* Reads every log to its end; a log that was never found is an error, as a
+ * capture file that is not there is. */
+static void drain_sources(struct sensor *s, int *status)
+{
+    for (size_t i = 0; i < s->nsources && !got_stop && !s->out_failed; i++) {
+        uint64_t opens = 0;
+
+        s->sources[i].drain(s->sources[i].state, output_flows, s);
+        s->sources[i].counters(s->sources[i].state, find_opens, &opens);
+        if (opens == 0) {
+            fs_log(FS_LOG_ERROR, "%s: never opened (no such file?)", s->sources[i].name);
+            *status = EXIT_RUNTIME;
+        }
+    }
+}
+
 static int run_offline(struct sensor *s)
 {
     uint64_t t0 = clock_ms(CLOCK_MONOTONIC);
     struct timespec c0, c1;
+    double secs;
     int status = 0;
 
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
@@ -682,11 +793,15 @@ static int run_offline(struct sensor *s)
         }
         close_capture(s, i);
     }
-    finish(s);
+    fs_ft_flush(s->ft);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
-    print_summary(s, s->json ? stderr : stdout,
-                  (double)(clock_ms(CLOCK_MONOTONIC) - t0) / 1000.0,
+    secs = (double)(clock_ms(CLOCK_MONOTONIC) - t0) / 1000.0;
+    /* The logs after the packets, out of the packet rate's time. */
+    drain_sources(s, &status);
+    finish(s);
+    print_summary(s, s->json ? stderr : stdout, secs,
                   (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
+    print_sources(s, s->json ? stderr : stdout);
     log_counters(s);
     fflush(stdout);
     return status;
@@ -740,22 +855,17 @@ int main(int argc, char *argv[])
     endpoint = fs_sensor_config_publish(&s.cfg, pubbuf, sizeof(pubbuf));
 
     status = EXIT_RUNTIME;
-    if (open_meter(&s, err, sizeof(err)) < 0 || open_captures(&s, err, sizeof(err)) < 0) {
+    if (open_meter(&s, err, sizeof(err)) < 0 || open_captures(&s, err, sizeof(err)) < 0 ||
+        open_sources(&s, err, sizeof(err)) < 0) {
         fs_log(FS_LOG_ERROR, "%s", err);
         goto out;
     }
-    if (endpoint != NULL) {
-        const char *e = endpoint[0] == '@' || endpoint[0] == '>' ? endpoint + 1 : endpoint;
-
-        if (strncmp(e, "ipc://", 6) == 0)
-            prepare_parent(e + 6, pw);
-    }
-    if (pw != NULL) {
-        if (fs_capture_drop_privileges(pw, err, sizeof(err)) < 0) {
-            fs_log(FS_LOG_ERROR, "%s", err);
-            goto out;
-        }
-        fs_log(FS_LOG_INFO, "running as user %s", pw->pw_name);
+    /* The bus directory, made while we may and handed to the user we become. */
+    if (endpoint != NULL && fs_daemon_prepare_endpoint(endpoint, pw) < 0)
+        fs_log(FS_LOG_WARNING, "bus directory for %s: %s", endpoint, strerror(errno));
+    if (pw != NULL && fs_daemon_drop_privileges(pw, err, sizeof(err)) < 0) {
+        fs_log(FS_LOG_ERROR, "%s", err);
+        goto out;
     }
     if (open_bus(&s, endpoint, err, sizeof(err)) < 0) {
         fs_log(FS_LOG_ERROR, "%s", err);

@@ -182,10 +182,10 @@ Test(analyzer_core, default_home_networks_are_private_ranges)
     fs_an_config_init(&cfg);
     cr_assert_eq(fs_an_config_check(&cfg, err, sizeof(err)), 0);
     fs_ip a = ip("192.168.7.7"), b = ip("172.31.0.1"), x = ip("172.32.0.1"), v6 = ip("fd00::1");
-    cr_expect(fs_an_prefixes_match(&cfg.home, &a));
-    cr_expect(fs_an_prefixes_match(&cfg.home, &b));
-    cr_expect_not(fs_an_prefixes_match(&cfg.home, &x));
-    cr_expect(fs_an_prefixes_match(&cfg.home, &v6));
+    cr_expect(fs_cidrs_match(&cfg.home, &a));
+    cr_expect(fs_cidrs_match(&cfg.home, &b));
+    cr_expect_not(fs_cidrs_match(&cfg.home, &x));
+    cr_expect(fs_cidrs_match(&cfg.home, &v6));
     fs_an_config_free(&cfg);
 }
 
@@ -475,7 +475,8 @@ Test(analyzer_core, score_and_severity)
     young.samples = 3;
     cr_expect_eq(fs_an_score(r.c, &young, 1e9, NULL), 0);
     /* Variance floor: a constant baseline (std 0) of 100 has std 10 (10%). */
-    struct fs_baseline_view flat = { 0, 100, 0, 100, 0, 100, 100, 20 };
+    struct fs_baseline_view flat = { .mean = 100, .median = 100, .q1 = 100, .q3 = 100,
+                                     .samples = 20 };
     memset(&a, 0, sizeof(a));
     fs_an_score(r.c, &flat, 150, &a);
     cr_expect(fabs(a.z - 5) < 1e-9, "z %g", a.z);
@@ -627,6 +628,16 @@ Test(analyzer_core, unknown_setting_is_refused_by_name)
     cr_expect(strstr(err, "no detector 'nosuch'") != NULL, "%s", err);
     fs_an_config_free(&cfg);
 
+    /* The settings of a switched-off detector are not an error. */
+    fs_an_config_init(&cfg);
+    cr_assert_eq(fs_an_config_set(&cfg, "set", "volume_spike.min_scroe=10", err, sizeof(err)), 0);
+    cr_assert_eq(fs_an_config_set(&cfg, "set", "volume_spike.enabled=0", err, sizeof(err)), 0);
+    cr_assert_eq(fs_an_config_check(&cfg, err, sizeof(err)), 0);
+    struct fs_an_ctx *c = fs_analyzer_new(&cfg, NULL, NULL, err, sizeof(err));
+    cr_expect_not_null(c, "%s", err);
+    fs_analyzer_free(c);
+    fs_an_config_free(&cfg);
+
     fs_an_config_init(&cfg);
     cr_expect_neq(fs_an_config_set(&cfg, "set", "volume_spike.min_score=abc", err, sizeof(err)), 0);
     cr_expect_neq(fs_an_config_set(&cfg, "set", "no-dot=1", err, sizeof(err)), 0);
@@ -677,6 +688,19 @@ Test(analyzer_core, summaries_every_interval_and_whole_hour_profiles)
     /* The day is not over: no day-of-week sample yet. */
     cr_expect_eq(s.day_of_week[0].samples, 0);
     run_free(&r);
+}
+
+/* fs_analyzer_each_counter callback: picks the counter named in arg. */
+struct counter_want {
+    const char *name;
+    uint64_t v;
+};
+
+static void counter_lookup(void *arg, const char *name, uint64_t v)
+{
+    struct counter_want *want = arg;
+    if (strcmp(name, want->name) == 0)
+        want->v = v;
 }
 
 /* ------------------------------------------------------------------ */
@@ -772,6 +796,33 @@ static struct fs_flow *sorted_flows(const struct detrun *r)
         f[i] = o[i].f;
     free(o);
     return f;
+}
+
+Test(analyzer_core, volume_spike_of_a_crowd_is_the_networks_not_a_hosts)
+{
+    static const char *const opts[] = { "warmup", "1d", "set", "exfiltration.enabled=0", NULL };
+    static const char *const many[] = { "10.0.1.1", "10.0.1.2", "10.0.1.3", "10.0.1.4",
+                                        "10.0.1.5", "10.0.1.6" };
+    static const char *const peers[] = { "198.51.100.1", "198.51.100.2", "198.51.100.3" };
+    struct detrun r;
+    struct counter_want crowd = { "volume_spike.crowd", 0 };
+
+    detrun_init(&r, opts);
+    for (unsigned m = 0; m < 48 * 60; m++)
+        for (int h = 0; h < 6; h++)
+            detrun_flow(&r, many[h], (uint16_t)(40000 + m % 1000), peers[(m + h) % 3], 443, 6,
+                        DETRUN_T0 + m * DETRUN_MIN + (uint64_t)h * 1000, 500, 20,
+                        20000 + (m * 7919 + h * 104729) % 4000, DETRUN_TCP_FULL);
+    /* Tuesday 15:02: all six upload 50 MB to the same service. */
+    for (int h = 0; h < 6; h++)
+        detrun_flow(&r, many[h], 50000, "203.0.113.80", 443, 6,
+                    DETRUN_T0 + DETRUN_DAY + 15 * DETRUN_HOUR + 2 * DETRUN_MIN, 60000, 35000,
+                    50000000, DETRUN_TCP_FULL);
+    detrun_finish(&r);
+    cr_expect_eq(detrun_count_class(&r, FS_AC_VOLUME_SPIKE), 0);
+    fs_analyzer_each_counter(r.an, counter_lookup, &crowd);
+    cr_expect_eq(crowd.v, 6);
+    detrun_free(&r);
 }
 
 /* Alerts of one run as JSON lines, the flows fed `batch` at a time. */

@@ -1,7 +1,8 @@
 /*
  * test_anomaly.c - the anomaly event: names, ids, the JSON line (read back
  * with jansson), and the "anomaly" and "summary" bus messages: round trips,
- * per-type sequence numbers, schema version and truncation at every length.
+ * per-type sequence numbers, schema version, truncation at every length and
+ * byte mutations.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -186,6 +187,9 @@ Test(anomaly, json_number_format)
     cr_expect_str_eq(fs_json_num(1709510400000.0, b), "1709510400000");
     cr_expect_str_eq(fs_json_num(0.125, b), "0.125");
     cr_expect_str_eq(fs_json_num(2.0 / 3.0, b), "0.6666666667");
+    cr_expect_str_eq(fs_json_num(290351525800.25, b), "290351525800");
+    cr_expect_str_eq(fs_json_num(123456.789, b), "123456.789");
+    cr_expect_str_eq(fs_json_num(1e300, b), "1e+300");
     cr_expect_str_eq(fs_json_num(NAN, b), "null");
     cr_expect_str_eq(fs_json_num(-INFINITY, b), "null");
 }
@@ -324,6 +328,22 @@ static void patch(uint8_t *buf, size_t len, const char *from, const char *to)
     cr_assert_fail("'%s' not in the message", from);
 }
 
+/* Decodes `msg` with `from` patched to `to` and expects it refused with `why`. */
+static void expect_patch_refused(const void *msg, size_t len, const char *from, const char *to,
+                                 const char *why)
+{
+    uint8_t *copy = malloc(len);
+    struct fs_msg m;
+    char err[256];
+
+    cr_assert_not_null(copy);
+    memcpy(copy, msg, len);
+    patch(copy, len, from, to);
+    cr_expect_eq(fs_msg_decode(copy, len, &m, err, sizeof(err)), -1, "%s", why);
+    cr_expect_str_eq(err, why);
+    free(copy);
+}
+
 Test(anomaly_msg, version_and_content_checks)
 {
     struct fs_events_writer *w = fs_events_writer_new("analyzer@test");
@@ -338,31 +358,18 @@ Test(anomaly_msg, version_and_content_checks)
     cr_assert_lt(len, sizeof(copy));
 
     /* "v": 1 is the bytes a1 76 01; make it 2. */
-    memcpy(copy, buf, len);
-    patch(copy, len, "\xa1v\x01", "\xa1v\x02");
-    cr_expect_eq(fs_msg_decode(copy, len, &m, err, sizeof(err)), -1);
-    cr_expect_str_eq(err, "schema version 2 not supported (this build reads 1)");
+    expect_patch_refused(buf, len, "\xa1v\x01", "\xa1v\x02",
+                         "schema version 2 not supported (this build reads 1)");
 
-    memcpy(copy, buf, len);
-    patch(copy, len, "exfiltration", "exfiltrati0n");
-    cr_expect_eq(fs_msg_decode(copy, len, &m, err, sizeof(err)), -1);
-    cr_expect_str_eq(err, "unknown anomaly class \"exfiltrati0n\"");
+    expect_patch_refused(buf, len, "exfiltration", "exfiltrati0n",
+                         "unknown anomaly class \"exfiltrati0n\"");
 
-    memcpy(copy, buf, len);
-    patch(copy, len, "\xa4host", "\xa4hosT");
-    cr_expect_eq(fs_msg_decode(copy, len, &m, err, sizeof(err)), -1);
-    cr_expect_str_eq(err, "missing \"host\"");
+    expect_patch_refused(buf, len, "\xa4host", "\xa4hosT", "missing \"host\"");
 
-    memcpy(copy, buf, len);
-    patch(copy, len, "\xa2q1", "\xa2q3");
-    cr_expect_eq(fs_msg_decode(copy, len, &m, err, sizeof(err)), -1);
-    cr_expect_str_eq(err, "evidence: duplicate key \"q3\"");
+    expect_patch_refused(buf, len, "\xa2q1", "\xa2q3", "evidence: duplicate key \"q3\"");
 
     /* An unknown key is skipped. */
-    memcpy(copy, buf, len);
-    patch(copy, len, "\xa1z", "\xa1y");
-    cr_expect_eq(fs_msg_decode(copy, len, &m, err, sizeof(err)), -1);
-    cr_expect_str_eq(err, "missing \"z\"");
+    expect_patch_refused(buf, len, "\xa1z", "\xa1y", "missing \"z\"");
     memcpy(copy, buf, len);
     patch(copy, len, "\xa3std", "\xa3sTd");
     cr_assert_eq(fs_msg_decode(copy, len, &m, err, sizeof(err)), 0, "%s", err);
@@ -498,20 +505,46 @@ Test(summary_msg, bad_content_is_refused_with_a_reason)
     struct fs_summary s = sample_summary();
     const void *buf;
     size_t len;
-    struct fs_msg m;
-    char err[256];
-    uint8_t copy[8192];
 
     cr_assert_eq(fs_msg_summary(w, &s, &buf, &len), 0);
-    cr_assert_lt(len, sizeof(copy));
-    memcpy(copy, buf, len);
-    patch(copy, len, "\xa5ts_ms", "\xa5ts_ns");
-    cr_expect_eq(fs_msg_decode(copy, len, &m, err, sizeof(err)), -1);
-    cr_expect_str_eq(err, "missing \"ts_ms\"");
+    expect_patch_refused(buf, len, "\xa5ts_ms", "\xa5ts_ns", "missing \"ts_ms\"");
     /* "hosts" renamed "flows": a known key twice. */
-    memcpy(copy, buf, len);
-    patch(copy, len, "\xa5hosts", "\xa5\x66lows");
-    cr_expect_eq(fs_msg_decode(copy, len, &m, err, sizeof(err)), -1);
-    cr_expect_str_eq(err, "duplicate key \"flows\"");
+    expect_patch_refused(buf, len, "\xa5hosts", "\xa5\x66lows", "duplicate key \"flows\"");
+    fs_events_writer_free(w);
+}
+
+/* Every byte of both messages changed to a few values: decoded or refused,
+ * never a crash or a leak (run under ASan). */
+Test(anomaly_msg, mutations_never_crash)
+{
+    static const uint8_t values[] = { 0x00, 0x7f, 0x80, 0xc0, 0xc1, 0xcb, 0xdc, 0xdf, 0xff };
+    struct fs_events_writer *w = fs_events_writer_new("analyzer@test");
+    struct fs_anomaly a = sample();
+    struct fs_summary s = sample_summary();
+    uint8_t copy[8192];
+    const void *buf;
+    size_t len;
+    struct fs_msg m;
+    char err[256];
+    unsigned refused = 0;
+
+    for (int kind = 0; kind < 2; kind++) {
+        if (kind == 0)
+            cr_assert_eq(fs_msg_anomaly(w, &a, &buf, &len), 0);
+        else
+            cr_assert_eq(fs_msg_summary(w, &s, &buf, &len), 0);
+        cr_assert_lt(len, sizeof(copy));
+        for (size_t i = 0; i < len; i++) {
+            for (size_t v = 0; v < sizeof(values); v++) {
+                memcpy(copy, buf, len);
+                copy[i] = values[v];
+                if (fs_msg_decode(copy, len, &m, err, sizeof(err)) == 0)
+                    fs_msg_free(&m);
+                else
+                    refused++;
+            }
+        }
+    }
+    cr_expect_gt(refused, 0);
     fs_events_writer_free(w);
 }

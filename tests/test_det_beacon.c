@@ -438,3 +438,29 @@ Test(det_beacon, saved_state_round_trips_and_any_corruption_is_refused)
     free(state);
     detrun_free(&r);
 }
+
+Test(det_beacon, clock_driven_beacon_with_large_jitter_is_found_by_phase)
+{
+    /* Woken by a clock every 60 s, each check-in up to 15 s early or late
+     * (intervals from 30 to 90 s), 5% missed: ragged intervals, steady phase. */
+    struct detrun r;
+
+    detrun_init(&r, NULL);
+    rnd_seed(21);
+    for (unsigned k = 0; k < 360; k++) {
+        double at = k * 60e3 + (rnd01() - 0.5) * 30e3;
+
+        if (rnd01() < 0.05)
+            continue;
+        checkin(&r, HOST, C2, 8443, DETRUN_T0 + 60000 + (uint64_t)at, 700);
+    }
+    detrun_finish(&r);
+    const struct fs_anomaly *a = detrun_find(&r, FS_AC_BEACONING, HOST, C2);
+    if (!a)
+        detrun_dump(&r);
+    cr_assert_not_null(a);
+    cr_expect(fabs(a->observed - 60) < 1, "period %g s, expected 60", a->observed);
+    /* The intervals alone are too ragged to say it. */
+    cr_expect(detrun_extra(a, "jitter") > 0.15, "jitter %g", detrun_extra(a, "jitter"));
+    detrun_free(&r);
+}

@@ -58,10 +58,12 @@ Test(det_dns, tunnel_volume_is_found)
         lookups(&r, HOST, RESOLVER, 53, start + w * 300000ull, 2500, 220, 400);
     detrun_finish(&r);
 
-    const struct fs_anomaly *a = detrun_find(&r, FS_AC_DNS_TUNNEL, HOST, NULL);
+    /* The resolver that took the queries is the peer. */
+    const struct fs_anomaly *a = detrun_find(&r, FS_AC_DNS_TUNNEL, HOST, RESOLVER);
     if (!a)
         detrun_dump(&r);
     cr_assert_not_null(a);
+    cr_expect_eq(a->top_peers[0].value, 2500);
     cr_expect_eq(a->ts_ms, start, "first finding in the first tunnel window");
     cr_expect_eq(detrun_extra(a, "flows"), 5000);
     cr_expect_eq(detrun_extra(a, "bytes"), 2500 * (220 + 400));
@@ -169,7 +171,7 @@ Test(det_dns, resolvers_outside_the_approved_set_are_found)
     cr_assert_not_null(a);
     cr_expect_str_eq(a->metric, "dns_unapproved_resolver");
     cr_expect_eq(a->ts_ms, DETRUN_T0);
-    cr_expect_eq(a->observed, 6, "3 lookups, a query and an answer each");
+    cr_expect_eq(a->observed, 3, "3 queries a window (answers do not count)");
     /* DNS over TLS counts as DNS. */
     cr_expect_eq(detrun_count(&r, FS_AC_DNS_TUNNEL, "10.0.0.8", "1.1.1.1"), 1);
     /* Once per (host, resolver) a day, approved ones never. */
@@ -263,5 +265,26 @@ Test(det_dns, saved_state_round_trips_and_any_corruption_is_refused)
     cr_expect_eq(detrun_load_state(&r, &fs_det_dns, state, len), 0);
     cr_expect_eq(detrun_corrupt_state(&r, &fs_det_dns, state, len), 0);
     free(state);
+    detrun_free(&r);
+}
+
+Test(det_dns, reflected_answers_are_not_the_hosts_dns)
+{
+    /* 300 open resolvers answer queries the host never sent (a reflection
+     * flood): not its DNS use, and not resolvers it talks to. */
+    struct detrun r;
+    char src[32];
+
+    detrun_init(&r, approved);
+    ordinary(&r, HOST, DETRUN_T0, 2);
+    for (unsigned i = 0; i < 3000; i++) {
+        snprintf(src, sizeof(src), "198.51.%u.%u", 100 + i % 3, i % 100 + 1);
+        detrun_flow(&r, src, 53, HOST, (uint16_t)(1024 + i), 17, DETRUN_T0 + 3600000 + i * 100ull,
+                    0, 1, 3000, -1);
+    }
+    detrun_finish(&r);
+    if (detrun_count_class(&r, FS_AC_DNS_TUNNEL))
+        detrun_dump(&r);
+    cr_expect_eq(detrun_count_class(&r, FS_AC_DNS_TUNNEL), 0);
     detrun_free(&r);
 }

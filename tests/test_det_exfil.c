@@ -276,3 +276,19 @@ Test(det_exfil, saved_state_round_trips_and_any_corruption_is_refused)
     free(state);
     detrun_free(&r);
 }
+
+Test(det_exfil, a_server_answering_is_not_uploading)
+{
+    /* The web server sends 300 MB to one visitor in a window: what it
+     * serves, from port 443, is not an upload. */
+    static const char *const opts[] = { "warmup", "1d", NULL };
+    struct detrun r;
+
+    detrun_init(&r, opts);
+    ordinary(&r, "10.0.0.40", DETRUN_T0, 48);
+    detrun_flow(&r, "10.0.0.40", 443, DROP, 51000, 6, DETRUN_T0 + 38 * DETRUN_HOUR + 1000, 200000,
+                220000, 300 * MB, DETRUN_TCP_FULL);
+    detrun_finish(&r);
+    cr_expect_eq(detrun_count_class(&r, FS_AC_EXFILTRATION), 0);
+    detrun_free(&r);
+}

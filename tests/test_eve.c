@@ -12,14 +12,7 @@
 #include <string.h>
 
 #include "eve.h"
-
-#define MAXF 16
-
-struct run {
-    struct fs_flow flows[MAXF];
-    size_t n, skipped, malformed;
-    char err[MAXF][200];
-};
+#include "linerun.h"
 
 /* A fixed interface table, so that in_if does not depend on the host. */
 static uint32_t fake_ifindex(void *arg, const char *name)
@@ -42,43 +35,21 @@ static const struct fs_ls_config cfg = {
     .ifindex_arg = &ifindex_calls,
 };
 
-static void feed(struct fs_eve *e, const char *text, struct run *r)
+static int eve_line(void *src, const char *line, size_t len, struct fs_flow *f, char *err,
+                     size_t errlen)
 {
-    const char *p = text;
-
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char err[200] = "";
-        struct fs_flow f;
-        int rc = fs_eve_line(e, p, len, &f, err, sizeof(err));
-
-        if (rc == 1) {
-            cr_assert_lt(r->n, MAXF);
-            r->flows[r->n++] = f;
-        } else if (rc == 0) {
-            r->skipped++;
-        } else {
-            cr_assert_eq(rc, -1);
-            cr_assert_neq(err[0], '\0', "malformed line without a message");
-            cr_assert_lt(r->malformed, MAXF);
-            strcpy(r->err[r->malformed++], err);
-        }
-        p = nl ? nl + 1 : p + len;
-    }
+    return fs_eve_line(src, line, len, f, err, errlen);
 }
 
-static void expect_json(const struct fs_flow *f, const char *want)
+static void feed(struct fs_eve *src, const char *text, struct linerun *r)
 {
-    char got[FS_FLOW_JSON_MAX];
-    cr_assert_gt(fs_flow_json(f, got, sizeof(got)), 0);
-    cr_expect_str_eq(got, want);
+    lr_feed(r, eve_line, src, text);
 }
 
 Test(eve, flow_events, .timeout = 10)
 {
     struct fs_eve *e = fs_eve_new(&cfg);
-    static struct run r;
+    static struct linerun r;
     cr_assert_not_null(e);
     ifindex_calls = 0;
 
@@ -121,33 +92,34 @@ Test(eve, flow_events, .timeout = 10)
 
     cr_expect_eq(r.malformed, 0, "%s", r.err[0]);
     cr_assert_eq(r.n, 4);
-    expect_json(&r.flows[0],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
-                "\"src_addr\":\"192.168.1.10\",\"dst_addr\":\"93.184.216.34\",\"src_port\":51000,"
-                "\"dst_port\":443,\"proto\":6,\"tcp_flags\":27,\"packets\":12,\"bytes\":1141,"
-                "\"in_if\":3,\"start_ms\":1704103200123,\"end_ms\":1704103201623,"
-                "\"sampling_rate\":1,\"src_vlan\":100,\"src_mac\":\"00:11:22:33:44:55\","
-                "\"dst_mac\":\"66:77:88:99:aa:bb\",\"ip_version\":4,\"rev_packets\":10,"
-                "\"rev_bytes\":4853,\"rev_tcp_flags\":19,\"flow_id\":1234567890123456}");
-    expect_json(&r.flows[1],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
-                "\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"10.0.0.53\",\"src_port\":53000,"
-                "\"dst_port\":53,\"proto\":17,\"packets\":1,\"bytes\":70,\"in_if\":3,"
-                "\"start_ms\":1704103200000,\"end_ms\":1704103200002,\"sampling_rate\":1,"
-                "\"ip_version\":4,\"rev_packets\":1,\"rev_bytes\":130,\"flow_id\":77}");
-    expect_json(&r.flows[2],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
-                "\"src_addr\":\"2001:db8::1\",\"dst_addr\":\"2001:db8::2\",\"src_port\":0,"
-                "\"dst_port\":32768,\"proto\":58,"
-                "\"packets\":3,\"bytes\":312,\"start_ms\":1704103206000,"
-                "\"end_ms\":1704103208000,\"sampling_rate\":1,\"icmp_type\":128,"
-                "\"icmp_code\":0,\"ip_version\":6,\"rev_packets\":3,\"rev_bytes\":312,"
-                "\"flow_id\":78}");
-    expect_json(&r.flows[3],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
-                "\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"10.0.0.2\",\"proto\":254,"
-                "\"packets\":1,\"bytes\":20,\"start_ms\":1704103206000,"
-                "\"end_ms\":1704103206000,\"sampling_rate\":1,\"ip_version\":4}");
+    lr_expect_json(&r.flows[0],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
+                   "\"src_addr\":\"192.168.1.10\",\"dst_addr\":\"93.184.216.34\","
+                   "\"src_port\":51000,"
+                   "\"dst_port\":443,\"proto\":6,\"tcp_flags\":27,\"packets\":12,\"bytes\":1141,"
+                   "\"in_if\":3,\"start_ms\":1704103200123,\"end_ms\":1704103201623,"
+                   "\"sampling_rate\":1,\"src_vlan\":100,\"src_mac\":\"00:11:22:33:44:55\","
+                   "\"dst_mac\":\"66:77:88:99:aa:bb\",\"ip_version\":4,\"rev_packets\":10,"
+                   "\"rev_bytes\":4853,\"rev_tcp_flags\":19,\"flow_id\":1234567890123456}");
+    lr_expect_json(&r.flows[1],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
+                   "\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"10.0.0.53\",\"src_port\":53000,"
+                   "\"dst_port\":53,\"proto\":17,\"packets\":1,\"bytes\":70,\"in_if\":3,"
+                   "\"start_ms\":1704103200000,\"end_ms\":1704103200002,\"sampling_rate\":1,"
+                   "\"ip_version\":4,\"rev_packets\":1,\"rev_bytes\":130,\"flow_id\":77}");
+    lr_expect_json(&r.flows[2],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
+                   "\"src_addr\":\"2001:db8::1\",\"dst_addr\":\"2001:db8::2\",\"src_port\":0,"
+                   "\"dst_port\":32768,\"proto\":58,"
+                   "\"packets\":3,\"bytes\":312,\"start_ms\":1704103206000,"
+                   "\"end_ms\":1704103208000,\"sampling_rate\":1,\"icmp_type\":128,"
+                   "\"icmp_code\":0,\"ip_version\":6,\"rev_packets\":3,\"rev_bytes\":312,"
+                   "\"flow_id\":78}");
+    lr_expect_json(&r.flows[3],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
+                   "\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"10.0.0.2\",\"proto\":254,"
+                   "\"packets\":1,\"bytes\":20,\"start_ms\":1704103206000,"
+                   "\"end_ms\":1704103206000,\"sampling_rate\":1,\"ip_version\":4}");
     cr_expect_eq(ifindex_calls, 2, "eth0 once, wlan9 once");
     fs_eve_free(e);
 }
@@ -155,7 +127,7 @@ Test(eve, flow_events, .timeout = 10)
 Test(eve, netflow_events_are_one_way, .timeout = 10)
 {
     struct fs_eve *e = fs_eve_new(&cfg);
-    static struct run r;
+    static struct linerun r;
 
     feed(e,
          "{\"timestamp\":\"2024-01-01T10:00:02.000000+0000\",\"flow_id\":42,"
@@ -173,25 +145,25 @@ Test(eve, netflow_events_are_one_way, .timeout = 10)
          &r);
     cr_expect_eq(r.malformed, 0, "%s", r.err[0]);
     cr_assert_eq(r.n, 2);
-    expect_json(&r.flows[0],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
-                "\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"10.0.0.2\",\"src_port\":40000,"
-                "\"dst_port\":80,\"proto\":6,\"tcp_flags\":27,\"packets\":5,\"bytes\":500,"
-                "\"start_ms\":1704103200000,\"end_ms\":1704103201000,\"sampling_rate\":1,"
-                "\"ip_version\":4,\"flow_id\":42}");
-    expect_json(&r.flows[1],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
-                "\"src_addr\":\"10.0.0.2\",\"dst_addr\":\"10.0.0.1\",\"src_port\":80,"
-                "\"dst_port\":40000,\"proto\":6,\"tcp_flags\":19,\"packets\":4,\"bytes\":3000,"
-                "\"start_ms\":1704103200000,\"end_ms\":1704103200900,\"sampling_rate\":1,"
-                "\"ip_version\":4,\"flow_id\":42}");
+    lr_expect_json(&r.flows[0],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
+                   "\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"10.0.0.2\",\"src_port\":40000,"
+                   "\"dst_port\":80,\"proto\":6,\"tcp_flags\":27,\"packets\":5,\"bytes\":500,"
+                   "\"start_ms\":1704103200000,\"end_ms\":1704103201000,\"sampling_rate\":1,"
+                   "\"ip_version\":4,\"flow_id\":42}");
+    lr_expect_json(&r.flows[1],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":9,"
+                   "\"src_addr\":\"10.0.0.2\",\"dst_addr\":\"10.0.0.1\",\"src_port\":80,"
+                   "\"dst_port\":40000,\"proto\":6,\"tcp_flags\":19,\"packets\":4,\"bytes\":3000,"
+                   "\"start_ms\":1704103200000,\"end_ms\":1704103200900,\"sampling_rate\":1,"
+                   "\"ip_version\":4,\"flow_id\":42}");
     fs_eve_free(e);
 }
 
 Test(eve, other_events_skipped, .timeout = 10)
 {
     struct fs_eve *e = fs_eve_new(&cfg);
-    static struct run r;
+    static struct linerun r;
 
     feed(e,
          /* An alert carries a "flow" object too: not a flow record. */

@@ -182,19 +182,7 @@ Test(flow_json, worst_case_fits)
 {
     struct fs_flow f;
     char out[FS_FLOW_JSON_MAX];
-    flowfix_full(&f);
-    const char *wide = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe";
-    fs_ip *addrs[] = {&f.exporter, &f.src_addr, &f.dst_addr, &f.next_hop,
-                      &f.bgp_next_hop, &f.post_src_addr, &f.post_dst_addr};
-    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
-        *addrs[i] = flowfix_ip(wide);
-    f.version = f.src_port = f.dst_port = 65535;
-    f.domain = f.in_if = f.out_if = f.src_as = f.dst_as = 4294967295u;
-    f.sampling_rate = f.sampler_id = 4294967295u;
-    f.packets = f.bytes = f.start_ms = f.end_ms = f.rev_packets = f.rev_bytes = UINT64_MAX;
-    f.mpls_count = FS_FLOW_MPLS_MAX;
-    for (int i = 0; i < FS_FLOW_MPLS_MAX; i++)
-        f.mpls[i] = 0xffffff;
+    flowfix_widest(&f);
 
     int n = fs_flow_json(&f, out, sizeof(out));
     cr_assert_gt(n, 0);

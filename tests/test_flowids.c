@@ -66,17 +66,7 @@ Test(flowids, uid_escaped_in_json_and_worst_case_fits)
     char out[FS_FLOW_JSON_MAX];
 
     /* Every field at its longest, and a uid of bytes that all need \u00XX. */
-    flowfix_full(&f);
-    const char *wide = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe";
-    fs_ip *addrs[] = {&f.exporter, &f.src_addr, &f.dst_addr, &f.next_hop,
-                      &f.bgp_next_hop, &f.post_src_addr, &f.post_dst_addr};
-    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
-        *addrs[i] = flowfix_ip(wide);
-    f.packets = f.bytes = f.start_ms = f.end_ms = f.rev_packets = f.rev_bytes = UINT64_MAX;
-    f.flow_id = UINT64_MAX;
-    f.mpls_count = FS_FLOW_MPLS_MAX;
-    memset(f.uid, 0x01, FS_FLOW_UID_MAX - 1);
-    f.uid[FS_FLOW_UID_MAX - 1] = '\0';
+    flowfix_widest(&f);
     int n = fs_flow_json(&f, out, sizeof(out));
     cr_assert_gt(n, 0);
     cr_expect_lt(n, FS_FLOW_JSON_MAX);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "flow.h"
+#include "rng.h"
 
 static char err[256];
 
@@ -167,34 +168,26 @@ Test(flowjson, maximal_flow_comes_back_field_for_field)
     cr_assert_eq(memcmp(&f, &g, sizeof(f)), 0, "every byte of the record");
 }
 
-static uint64_t rnd_state = 88172645463325252ull;
-
-static uint64_t rnd(void)
-{
-    rnd_state ^= rnd_state << 13;
-    rnd_state ^= rnd_state >> 7;
-    rnd_state ^= rnd_state << 17;
-    return rnd_state;
-}
+static uint64_t rng = 88172645463325252ull;
 
 /* A value of `bits` random bits, biased to the edges. */
 static uint64_t rval(unsigned bits)
 {
     uint64_t mask = bits == 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
 
-    switch (rnd() % 4) {
+    switch (trng_next(&rng) % 4) {
     case 0: return 0;
     case 1: return mask;
-    default: return rnd() & mask;
+    default: return trng_next(&rng) & mask;
     }
 }
 
 static void random_ip(fs_ip *ip)
 {
     memset(ip, 0, sizeof(*ip));
-    ip->af = rnd() % 2 ? 4 : 6;
+    ip->af = trng_next(&rng) % 2 ? 4 : 6;
     for (int i = 0; i < (ip->af == 4 ? 4 : 16); i++)
-        ip->b[i] = (uint8_t)rnd();
+        ip->b[i] = (uint8_t)trng_next(&rng);
 }
 
 Test(flowjson, random_flows_round_trip)
@@ -205,8 +198,8 @@ Test(flowjson, random_flows_round_trip)
         int n;
 
         fs_flow_init(&f);
-        f.present = rnd() & ((UINT64_C(1) << FS_F_COUNT) - 1);
-        f.flags = (uint32_t)(rnd() & 3);
+        f.present = trng_next(&rng) & ((UINT64_C(1) << FS_F_COUNT) - 1);
+        f.flags = (uint32_t)(trng_next(&rng) & 3);
         f.version = (uint16_t)rval(16);
         f.domain = (uint32_t)rval(32);
         random_ip(&f.exporter);
@@ -225,14 +218,14 @@ Test(flowjson, random_flows_round_trip)
         f.src_as = (uint32_t)rval(32);
         f.dst_vlan = (uint16_t)rval(12);
         for (int i = 0; i < 6; i++)
-            f.src_mac[i] = (uint8_t)rnd();
-        f.mpls_count = (uint8_t)(1 + rnd() % FS_FLOW_MPLS_MAX);
+            f.src_mac[i] = (uint8_t)trng_next(&rng);
+        f.mpls_count = (uint8_t)(1 + trng_next(&rng) % FS_FLOW_MPLS_MAX);
         for (int i = 0; i < f.mpls_count; i++)
             f.mpls[i] = (uint32_t)rval(20) << 4;
         f.rev_bytes = rval(64);
         f.flow_id = rval(64);
-        for (int i = 0; i < (int)(rnd() % FS_FLOW_UID_MAX); i++)
-            f.uid[i] = (char)(1 + rnd() % 255);
+        for (int i = 0; i < (int)(trng_next(&rng) % FS_FLOW_UID_MAX); i++)
+            f.uid[i] = (char)(1 + trng_next(&rng) % 255);
         n = fs_flow_json(&f, a, sizeof(a));
         cr_assert_gt(n, 0);
         cr_assert_eq(fs_flow_parse_json(a, (size_t)n, &g, err, sizeof(err)), 0, "%s: %s", err, a);
@@ -414,13 +407,15 @@ Test(flowjson, random_damage_never_crashes)
         char *copy = malloc(len);
 
         memcpy(copy, full, len);
-        for (int k = 0; k < 1 + (int)(rnd() % 4); k++) {
-            size_t at = rnd() % len;
+        for (int k = 0; k < 1 + (int)(trng_next(&rng) % 4); k++) {
+            size_t at = trng_next(&rng) % len;
 
-            copy[at] = rnd() % 2 ? (char)rnd() : alphabet[rnd() % (sizeof(alphabet) - 1)];
+            copy[at] = trng_next(&rng) % 2
+                           ? (char)trng_next(&rng)
+                           : alphabet[trng_next(&rng) % (sizeof(alphabet) - 1)];
         }
-        if (rnd() % 4 == 0)
-            len = rnd() % len;
+        if (trng_next(&rng) % 4 == 0)
+            len = trng_next(&rng) % len;
         err[0] = '\0';
         if (fs_flow_parse_json(copy, len, &f, err, sizeof(err)) == 0)
             accepted++;
@@ -432,10 +427,12 @@ Test(flowjson, random_damage_never_crashes)
     cr_assert_gt(accepted, 0);
     for (int iter = 0; iter < 20000; iter++) {
         char junk[256];
-        size_t len = rnd() % sizeof(junk);
+        size_t len = trng_next(&rng) % sizeof(junk);
 
         for (size_t i = 0; i < len; i++)
-            junk[i] = rnd() % 3 ? alphabet[rnd() % (sizeof(alphabet) - 1)] : (char)rnd();
+            junk[i] = trng_next(&rng) % 3
+                          ? alphabet[trng_next(&rng) % (sizeof(alphabet) - 1)]
+                          : (char)trng_next(&rng);
         fs_flow_parse_json(junk, len, &f, err, sizeof(err));
     }
 }

@@ -8,7 +8,6 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 
 #include "follow.h"
 #include "logfeed.h"
+#include "proc.h"
 #include "zeek.h"
 
 #define MAXL 64
@@ -40,19 +40,12 @@ static char dir[64];
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/fs-follow-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
+    cr_assert_not_null(fs_tmpdir(dir, sizeof(dir)));
 }
 
 static void remove_dir(void)
 {
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    fs_rmtree(dir);
 }
 
 TestSuite(follow, .init = make_dir, .fini = remove_dir, .timeout = 10);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "rng.h"
 #include "tplwire.h"
 
 static struct tw_buf *w;
@@ -853,15 +854,7 @@ Test(frame, ipv4_options_cut_short)
 
 /* ---- random and mutated input ---- */
 
-static uint32_t rng = 2463534242u;
-
-static uint32_t xorshift(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
+static uint64_t rng = 2463534242u;
 
 static void check_sane(const struct fs_frame *fr, size_t n, int r)
 {
@@ -882,11 +875,12 @@ Test(frame, random_and_mutated_bytes)
     uint8_t buf[160];
 
     for (int i = 0; i < 100000; i++) {
-        size_t n = xorshift() % sizeof(buf);
-        enum fs_frame_link link = (enum fs_frame_link)(xorshift() % (FS_FRAME_LINK_NULL + 1));
+        size_t n = trng_next(&rng) % sizeof(buf);
+        enum fs_frame_link link =
+            (enum fs_frame_link)(trng_next(&rng) % (FS_FRAME_LINK_NULL + 1));
 
         for (size_t k = 0; k < n; k++)
-            buf[k] = (uint8_t)xorshift();
+            buf[k] = (uint8_t)trng_next(&rng);
         check_sane(&fr, n, parse_n(buf, n, link, &fr));
     }
     for (size_t b = 0; b < NBUILDS; b++) {
@@ -898,8 +892,8 @@ Test(frame, random_and_mutated_bytes)
             memcpy(buf, w->b, n < sizeof(buf) ? n : sizeof(buf));
             n = n < sizeof(buf) ? n : sizeof(buf);
             for (int k = 0; k < 3; k++)
-                buf[xorshift() % n] = (uint8_t)xorshift();
-            n = xorshift() % (n + 1);
+                buf[trng_next(&rng) % n] = (uint8_t)trng_next(&rng);
+            n = trng_next(&rng) % (n + 1);
             check_sane(&fr, n, parse_n(buf, n, builds[b].link, &fr));
         }
     }

@@ -27,6 +27,8 @@
 #include "decode.h"
 #include "fixtures.h"
 #include "nfv5build.h"
+#include "rng.h"
+#include "tplwire.h"
 
 /* ------------------------------------------------------------ corpus */
 
@@ -54,48 +56,6 @@ static bool seen_before(size_t upto, const struct fx_dgram *x)
 
 /* ------------------------------------------------------------ hand-built */
 
-struct wbuf {
-    uint8_t b[2048];
-    size_t n;
-};
-
-static void w8(struct wbuf *w, uint8_t v)
-{
-    cr_assert_lt(w->n, sizeof(w->b));
-    w->b[w->n++] = v;
-}
-
-static void w16(struct wbuf *w, uint16_t v)
-{
-    w8(w, (uint8_t)(v >> 8));
-    w8(w, (uint8_t)v);
-}
-
-static void w32(struct wbuf *w, uint32_t v)
-{
-    w16(w, (uint16_t)(v >> 16));
-    w16(w, (uint16_t)v);
-}
-
-static void w64(struct wbuf *w, uint64_t v)
-{
-    w32(w, (uint32_t)(v >> 32));
-    w32(w, (uint32_t)v);
-}
-
-static void wbytes(struct wbuf *w, const void *p, size_t n)
-{
-    cr_assert_leq(w->n + n, sizeof(w->b));
-    memcpy(w->b + w->n, p, n);
-    w->n += n;
-}
-
-static void set_len16(struct wbuf *w, size_t at, size_t value)
-{
-    w->b[at] = (uint8_t)(value >> 8);
-    w->b[at + 1] = (uint8_t)value;
-}
-
 /* Values the hand-built datagrams carry, checked after the damage. */
 #define HB_EXPORT_SECS 1700000000u
 #define HB_UPTIME 500000u
@@ -107,75 +67,58 @@ static const uint8_t HB_SRC[4] = { 192, 0, 2, 10 }, HB_DST[4] = { 198, 51, 100, 
  * System) whose record gives sampler 5 a 1-in-64 interval, and two data
  * records of template 256 that use sampler 5, with padding to 4 bytes.
  */
-static size_t build_v9(struct wbuf *w)
+static size_t build_v9(struct tw_buf *w)
 {
     static const uint16_t tpl[][2] = { { 8, 4 }, { 12, 4 }, { 7, 2 }, { 11, 2 }, { 4, 1 },
                                        { 2, 4 }, { 1, 4 }, { 22, 4 }, { 21, 4 }, { 48, 1 } };
-    size_t at;
 
-    w->n = 0;
-    w16(w, 9);
-    w16(w, 5); /* 1 template + 1 options template + 1 options record + 2 records */
-    w32(w, HB_UPTIME);
-    w32(w, HB_EXPORT_SECS);
-    w32(w, 1000);
-    w32(w, 7); /* source id */
+    /* 1 template + 1 options template + 1 options record + 2 records; source id 7 */
+    tw_v9(w, 5, HB_UPTIME, HB_EXPORT_SECS, 1000, 7);
 
-    at = w->n;
-    w16(w, 0);
-    w16(w, 0);
-    w16(w, 256);
-    w16(w, sizeof(tpl) / sizeof(*tpl));
+    tw_set(w, 0);
+    tw_u16(w, 256);
+    tw_u16(w, sizeof(tpl) / sizeof(*tpl));
     for (size_t i = 0; i < sizeof(tpl) / sizeof(*tpl); i++) {
-        w16(w, tpl[i][0]);
-        w16(w, tpl[i][1]);
+        tw_u16(w, tpl[i][0]);
+        tw_u16(w, tpl[i][1]);
     }
-    set_len16(w, at + 2, w->n - at);
 
-    at = w->n;
-    w16(w, 1);
-    w16(w, 0);
-    w16(w, 257);
-    w16(w, 4);     /* scope length: one scope field */
-    w16(w, 8);     /* options length: two fields */
-    w16(w, 1);     /* scope System */
-    w16(w, 4);
-    w16(w, 48);    /* sampler id */
-    w16(w, 1);
-    w16(w, 34);    /* sampling interval */
-    w16(w, 4);
-    w16(w, 0);     /* padding */
-    set_len16(w, at + 2, w->n - at);
+    tw_set(w, 1);
+    tw_u16(w, 257);
+    tw_u16(w, 4);     /* scope length: one scope field */
+    tw_u16(w, 8);     /* options length: two fields */
+    tw_u16(w, 1);     /* scope System */
+    tw_u16(w, 4);
+    tw_u16(w, 48);    /* sampler id */
+    tw_u16(w, 1);
+    tw_u16(w, 34);    /* sampling interval */
+    tw_u16(w, 4);
+    tw_u16(w, 0);     /* padding */
 
-    at = w->n;
-    w16(w, 257);
-    w16(w, 0);
-    w32(w, 0xc0000201);
-    w8(w, 5);
-    w32(w, HB_V9_RATE);
-    while ((w->n - at) % 4)
-        w8(w, 0);
-    set_len16(w, at + 2, w->n - at);
+    tw_set(w, 257);
+    tw_u32(w, 0xc0000201);
+    tw_u8(w, 5);
+    tw_u32(w, HB_V9_RATE);
+    while ((w->len - w->set) % 4)
+        tw_u8(w, 0);
 
-    at = w->n;
-    w16(w, 256);
-    w16(w, 0);
+    tw_set(w, 256);
     for (int r = 0; r < 2; r++) {
-        wbytes(w, HB_SRC, 4);
-        wbytes(w, HB_DST, 4);
-        w16(w, (uint16_t)(40000 + r));
-        w16(w, 443);
-        w8(w, 6);
-        w32(w, 10 + (uint32_t)r);
-        w32(w, 1500 + (uint32_t)r);
-        w32(w, HB_UPTIME - 2000);  /* first switched: 2 s before export */
-        w32(w, HB_UPTIME - 1000);  /* last switched */
-        w8(w, 5);
+        tw_bytes(w, HB_SRC, 4);
+        tw_bytes(w, HB_DST, 4);
+        tw_u16(w, (uint16_t)(40000 + r));
+        tw_u16(w, 443);
+        tw_u8(w, 6);
+        tw_u32(w, 10 + (uint32_t)r);
+        tw_u32(w, 1500 + (uint32_t)r);
+        tw_u32(w, HB_UPTIME - 2000);  /* first switched: 2 s before export */
+        tw_u32(w, HB_UPTIME - 1000);  /* last switched */
+        tw_u8(w, 5);
     }
-    while ((w->n - at) % 4)
-        w8(w, 0);
-    set_len16(w, at + 2, w->n - at);
-    return w->n;
+    while ((w->len - w->set) % 4)
+        tw_u8(w, 0);
+    tw_end(w);
+    return w->len;
 }
 
 /*
@@ -183,66 +126,54 @@ static size_t build_v9(struct wbuf *w)
  * interfaceName (82) and an RFC 5103 reverse octet count, and two records:
  * one with a 1-byte length prefix, one with the 255 + 2-byte escape.
  */
-static size_t build_ipfix(struct wbuf *w)
+static size_t build_ipfix(struct tw_buf *w)
 {
     char longname[300];
-    size_t at;
 
     memset(longname, 'x', sizeof(longname));
-    w->n = 0;
-    w16(w, 10);
-    w16(w, 0); /* message length, set below */
-    w32(w, HB_EXPORT_SECS);
-    w32(w, 42);
-    w32(w, 3); /* observation domain */
+    tw_ipfix(w, HB_EXPORT_SECS, 42, 3); /* observation domain 3 */
 
-    at = w->n;
-    w16(w, 2);
-    w16(w, 0);
-    w16(w, 300);
-    w16(w, 11);
-    w16(w, 8); w16(w, 4);
-    w16(w, 12); w16(w, 4);
-    w16(w, 7); w16(w, 2);
-    w16(w, 11); w16(w, 2);
-    w16(w, 4); w16(w, 1);
-    w16(w, 2); w16(w, 8);
-    w16(w, 1); w16(w, 8);
-    w16(w, 152); w16(w, 8);
-    w16(w, 153); w16(w, 8);
-    w16(w, 82); w16(w, 65535);
-    w16(w, 0x8000 | 1); w16(w, 8); w32(w, 29305);
-    set_len16(w, at + 2, w->n - at);
+    tw_set(w, 2);
+    tw_u16(w, 300);
+    tw_u16(w, 11);
+    tw_u16(w, 8); tw_u16(w, 4);
+    tw_u16(w, 12); tw_u16(w, 4);
+    tw_u16(w, 7); tw_u16(w, 2);
+    tw_u16(w, 11); tw_u16(w, 2);
+    tw_u16(w, 4); tw_u16(w, 1);
+    tw_u16(w, 2); tw_u16(w, 8);
+    tw_u16(w, 1); tw_u16(w, 8);
+    tw_u16(w, 152); tw_u16(w, 8);
+    tw_u16(w, 153); tw_u16(w, 8);
+    tw_u16(w, 82); tw_u16(w, 65535);
+    tw_u16(w, 0x8000 | 1); tw_u16(w, 8); tw_u32(w, 29305);
 
-    at = w->n;
-    w16(w, 300);
-    w16(w, 0);
+    tw_set(w, 300);
     for (int r = 0; r < 2; r++) {
-        wbytes(w, HB_SRC, 4);
-        wbytes(w, HB_DST, 4);
-        w16(w, (uint16_t)(50000 + r));
-        w16(w, 53);
-        w8(w, 17);
-        w64(w, 3 + (uint64_t)r);
-        w64(w, 300 + (uint64_t)r);
-        w64(w, HB_EXPORT_SECS * 1000ull - 3000);
-        w64(w, HB_EXPORT_SECS * 1000ull - 1000);
+        tw_bytes(w, HB_SRC, 4);
+        tw_bytes(w, HB_DST, 4);
+        tw_u16(w, (uint16_t)(50000 + r));
+        tw_u16(w, 53);
+        tw_u8(w, 17);
+        tw_u64(w, 3 + (uint64_t)r);
+        tw_u64(w, 300 + (uint64_t)r);
+        tw_u64(w, HB_EXPORT_SECS * 1000ull - 3000);
+        tw_u64(w, HB_EXPORT_SECS * 1000ull - 1000);
         if (r == 0) {
-            w8(w, 4);
-            wbytes(w, "eth0", 4);
+            tw_u8(w, 4);
+            tw_bytes(w, "eth0", 4);
         } else {
-            w8(w, 255);
-            w16(w, sizeof(longname));
-            wbytes(w, longname, sizeof(longname));
+            tw_u8(w, 255);
+            tw_u16(w, sizeof(longname));
+            tw_bytes(w, longname, sizeof(longname));
         }
-        w64(w, 900 + (uint64_t)r);
+        tw_u64(w, 900 + (uint64_t)r);
     }
-    set_len16(w, at + 2, w->n - at);
-    set_len16(w, 2, w->n);
-    return w->n;
+    tw_end(w);
+    return w->len;
 }
 
-static size_t build_v5(struct wbuf *w)
+static size_t build_v5(struct tw_buf *w)
 {
     static struct nfv5_buf b;
     const struct nfv5_hdr h = { .version = 5, .count = 2, .uptime = HB_UPTIME,
@@ -258,14 +189,14 @@ static size_t build_v5(struct wbuf *w)
     r.packets++;
     r.bytes++;
     nfv5_record(&b, &r);
-    w->n = 0;
-    wbytes(w, b.b, b.len);
-    return w->n;
+    w->len = 0;
+    tw_bytes(w, b.b, b.len);
+    return w->len;
 }
 
-static void add_handmade(const char *name, size_t (*build)(struct wbuf *), const char *exporter)
+static void add_handmade(const char *name, size_t (*build)(struct tw_buf *), const char *exporter)
 {
-    struct wbuf w;
+    static struct tw_buf w;
     struct stream *s = &streams[nstreams++];
 
     cr_assert_leq(nstreams, MAX_STREAMS);
@@ -323,16 +254,7 @@ static void free_corpus(void)
 
 /* ------------------------------------------------------------ checks */
 
-/* xorshift64*: a fixed, portable sequence. */
 static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * UINT64_C(2685821657736338717);
-}
 
 struct tally {
     size_t flows;
@@ -608,13 +530,15 @@ Test(fuzz, random_bytes, .init = load_corpus, .fini = free_corpus, .timeout = 30
             rng = UINT64_C(0x9e3779b97f4a7c15) ^ (si << 40) ^ (i << 20);
             for (size_t v = 0; v < per; v++) {
                 char where[160];
-                unsigned k = 1 + (unsigned)(rnd() % 4);
+                unsigned k = 1 + (unsigned)(trng_next(&rng) % 4);
 
                 memcpy(buf, dg->data, dg->len);
                 for (unsigned j = 0; j < k; j++) {
-                    size_t at = (size_t)(rnd() % dg->len);
+                    size_t at = (size_t)(trng_next(&rng) % dg->len);
 
-                    buf[at] = rnd() & 1 ? (uint8_t)rnd() : (uint8_t)(buf[at] ^ (1u << (rnd() % 8)));
+                    buf[at] = trng_next(&rng) & 1
+                                  ? (uint8_t)trng_next(&rng)
+                                  : (uint8_t)(buf[at] ^ (1u << (trng_next(&rng) % 8)));
                 }
                 snprintf(where, sizeof(where), "%.63s datagram %zu variant %zu", s->name, i, v);
                 counted += feed_damaged(d, dg, buf, dg->len, where);

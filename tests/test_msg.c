@@ -12,6 +12,7 @@
 
 #include "flowfix.h"
 #include "msg.h"
+#include "rng.h"
 
 /* ---- helpers ---- */
 
@@ -875,25 +876,17 @@ Test(damage, hostile_counts_and_nesting)
     expect_reject(&h, "exceeds the limit");
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 Test(damage, random_garbage)
 {
     struct fs_msg m;
     char err[256];
     for (int i = 0; i < 200000; i++) {
-        size_t len = rng() % 300;
+        size_t len = trng_next(&rng) % 300;
         uint8_t *buf = malloc(len ? len : 1);
         for (size_t j = 0; j < len; j++)
-            buf[j] = (uint8_t)rng();
+            buf[j] = (uint8_t)trng_next(&rng);
         err[0] = '\0';
         cr_assert_eq(fs_msg_decode(buf, len, &m, err, sizeof(err)), -1);
         cr_assert_neq(err[0], '\0', "no reason given");
@@ -916,9 +909,9 @@ Test(damage, mutated_messages)
     for (int i = 0; i < 100000; i++) {
         uint8_t *copy = malloc(len);
         memcpy(copy, buf, len);
-        int edits = 1 + (int)(rng() % 4);
+        int edits = 1 + (int)(trng_next(&rng) % 4);
         for (int e = 0; e < edits; e++)
-            copy[rng() % len] = (uint8_t)rng();
+            copy[trng_next(&rng) % len] = (uint8_t)trng_next(&rng);
         struct fs_msg m;
         char err[256];
         if (fs_msg_decode(copy, len, &m, err, sizeof(err)) == 0) {

@@ -710,19 +710,35 @@ static void drop_tr(char *row)
         *comma = '\0';
 }
 
-Test(netgen, csv_is_what_nfdump_prints, .timeout = 60)
+/* A test's directory and nfcapd, when started: cleaned up however the
+ * test ends. */
+static pid_t capd_pid;
+static char test_dir[128];
+
+static void cleanup(void)
+{
+    int status;
+    if (capd_pid > 0)
+        fs_proc_stop(capd_pid, SIGTERM, 10000, &status);
+    capd_pid = 0;
+    if (test_dir[0])
+        fs_rmtree(test_dir);
+    test_dir[0] = '\0';
+}
+
+Test(netgen, csv_is_what_nfdump_prints, .timeout = 60, .fini = cleanup)
 {
     if (!have("/usr/bin/nfcapd") || !have("/usr/bin/nfdump"))
         cr_skip_test("nfdump is not installed (tools/deps.sh installs it)");
 
-    char dir[128], port[16];
-    cr_assert_not_null(fs_tmpdir(dir, sizeof(dir)));
+    char *dir = test_dir, port[16];
+    cr_assert_not_null(fs_tmpdir(test_dir, sizeof(test_dir)));
     int p = fs_free_port(AF_INET, SOCK_DGRAM);
     cr_assert_gt(p, 0);
     snprintf(port, sizeof(port), "%d", p);
     char *capd[] = { "/usr/bin/nfcapd", "-b", "127.0.0.1", "-p", port, "-w", dir, "-t", "3600",
                      NULL };
-    pid_t pid = fs_proc_spawn(capd, NULL, NULL);
+    pid_t pid = capd_pid = fs_proc_spawn(capd, NULL, NULL);
     cr_assert_gt(pid, 0);
     usleep(500000);
 
@@ -761,6 +777,7 @@ Test(netgen, csv_is_what_nfdump_prints, .timeout = 60)
     close(u.fd);
     usleep(300000);
     int status;
+    capd_pid = 0;
     cr_assert_eq(fs_proc_stop(pid, SIGTERM, 10000, &status), 0, "nfcapd did not stop");
 
     /* nfdump prints local time: ask for UTC, as the writer writes. */
@@ -798,7 +815,6 @@ Test(netgen, csv_is_what_nfdump_prints, .timeout = 60)
     free(w);
     free(mine);
     fs_netgen_free(g);
-    fs_rmtree(dir);
 }
 
 Test(netgen, csv_summary_without_span)
@@ -853,12 +869,12 @@ static double jnum(json_t *o, const char *key)
     return json_number_value(v);
 }
 
-Test(netgen, score_detections)
+Test(netgen, score_detections, .fini = cleanup)
 {
     if (!have("/usr/bin/jq"))
         cr_skip_test("jq is not installed (tools/deps.sh installs it)");
-    char dir[128], labels[256], alerts[256], script[256];
-    cr_assert_not_null(fs_tmpdir(dir, sizeof(dir)));
+    char *dir = test_dir, labels[256], alerts[256], script[256];
+    cr_assert_not_null(fs_tmpdir(test_dir, sizeof(test_dir)));
     snprintf(labels, sizeof(labels), "%s/labels.json", dir);
     snprintf(alerts, sizeof(alerts), "%s/alerts.json", dir);
     snprintf(script, sizeof(script), "%s/tools/score-detections", FS_SOURCE_DIR);
@@ -883,7 +899,8 @@ Test(netgen, score_detections)
         /* true: inside the sweep's /22 */
         "{\"ts\":705000000,\"end_ms\":705300000,\"host\":\"10.10.3.9\",\"class\":\"host_sweep\"}\n"
         /* related: the flood's host, another class; the flood itself is missed */
-        "{\"ts\":720000000,\"end_ms\":720300000,\"host\":\"10.10.0.40\",\"class\":\"volume_spike\"}\n"
+        "{\"ts\":720000000,\"end_ms\":720300000,\"host\":\"10.10.0.40\","
+        "\"class\":\"volume_spike\"}\n"
         /* false, day 1, in the antivirus trap */
         "{\"ts\":100000000,\"end_ms\":100300000,\"host\":\"10.10.1.20\",\"peer\":\"1.2.3.4\","
         "\"class\":\"beaconing\"}\n"
@@ -938,5 +955,4 @@ Test(netgen, score_detections)
     cr_assert_eq(fs_proc_run(bad, 30000, &o), 0);
     cr_expect_eq(WEXITSTATUS(o.status), 2, "one file only: usage");
     fs_proc_output_free(&o);
-    fs_rmtree(dir);
 }

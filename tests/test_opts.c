@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "opts.h"
 #include "proc.h"
 
@@ -466,4 +467,68 @@ Test(opts, free_resets_owned_fields)
     cr_assert_null(cfg.name);
     cr_assert_null(cfg.files.v);
     cr_assert_eq(cfg.files.n, 0);
+}
+
+/* --quiet and --verbose: two FS_OPT_LOG_FLAG rows over one level field. */
+struct logconf {
+    int level;
+};
+
+static const struct fs_opt log_rows[] = {
+    { "quiet", FS_OPT_LOG_FLAG, offsetof(struct logconf, level), FS_LOG_WARNING,
+      .help = "warnings only" },
+    { "verbose", FS_OPT_LOG_FLAG, offsetof(struct logconf, level), FS_LOG_DEBUG,
+      .help = "debugging too" },
+};
+
+static const struct fs_opts log_table = { log_rows, 2, "Log flags.\n" };
+
+static void set_log(struct logconf *c, const char *key, const char *value)
+{
+    cr_assert_eq(fs_opts_set(&log_table, c, key, value, err, sizeof(err)), 0, "%s", err);
+}
+
+static void expect_log_written(const struct logconf *c, const char *want)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+
+    cr_assert_not_null(fp);
+    fs_opts_write(&log_table, c, fp);
+    fclose(fp);
+    cr_expect_str_eq(text, want);
+    free(text);
+}
+
+Test(opts, log_flags_share_one_level)
+{
+    struct logconf c = { FS_LOG_INFO };
+
+    expect_log_written(&c, "quiet = no\nverbose = no\n");
+    set_log(&c, "quiet", "yes");
+    cr_expect_eq(c.level, FS_LOG_WARNING);
+    expect_log_written(&c, "quiet = yes\nverbose = no\n");
+    set_log(&c, "verbose", "yes");
+    cr_expect_eq(c.level, FS_LOG_DEBUG, "the last one given wins");
+    set_log(&c, "quiet", "no");
+    cr_expect_eq(c.level, FS_LOG_DEBUG, "--quiet=no does not undo --verbose");
+    set_log(&c, "verbose", "no");
+    cr_expect_eq(c.level, FS_LOG_INFO);
+    cr_expect_eq(fs_opts_set(&log_table, &c, "quiet", "maybe", err, sizeof(err)), -1);
+    cr_expect_eq(c.level, FS_LOG_INFO, "a refused value changes nothing");
+}
+
+Test(opts, zeromq_endpoints_checked)
+{
+    static const char *const good[] = { "ipc:///run/fs/flows", "tcp://127.0.0.1:5555",
+                                        "@tcp://*:5555", ">inproc://events" };
+    static const char *const bad[] = { "ipc://", "http://host/", "/run/fs/flows", "@" };
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_expect_eq(fs_opts_check_endpoint(NULL, good[i], err, sizeof(err)), 0, "%s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_eq(fs_opts_check_endpoint(NULL, bad[i], err, sizeof(err)), -1, "%s", bad[i]);
+        cr_expect_not_null(strstr(err, "is not a ZeroMQ endpoint"), "%s", err);
+    }
 }

@@ -11,23 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rng.h"
 #include "sketch.h"
 
-static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
-
-/* xorshift64*: the tests' own generator, independent of fs_hash_u64. */
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717ULL;
-}
-
-static double rnd01(void)
-{
-    return (double)(rnd() >> 11) / 9007199254740992.0;
-}
+static uint64_t rng = 0x2545F4914F6CDD1DULL;
 
 static fs_ip v4(uint32_t a)
 {
@@ -295,12 +282,12 @@ static void reject_corruption(const uint8_t *buf, size_t len, load_fn load, void
     for (size_t k = 0; k < flips + 500; k++) {
         memcpy(c, buf, len);
         if (k < flips) {
-            size_t bit = len * 8 <= 4000 ? k : rnd() % (len * 8);
+            size_t bit = len * 8 <= 4000 ? k : trng_next(&rng) % (len * 8);
 
             c[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         } else {
             for (int j = 0; j < 4; j++)
-                c[rnd() % len] = (uint8_t)rnd();
+                c[trng_next(&rng) % len] = (uint8_t)trng_next(&rng);
             if (memcmp(c, buf, len) == 0)
                 continue;
         }
@@ -312,7 +299,7 @@ static void reject_corruption(const uint8_t *buf, size_t len, load_fn load, void
     /* Pure garbage. */
     for (int k = 0; k < 200; k++) {
         for (size_t i = 0; i < len; i++)
-            c[i] = (uint8_t)rnd();
+            c[i] = (uint8_t)trng_next(&rng);
         struct fs_buf_r r = {.p = c, .len = len};
 
         cr_assert_eq(load(dst, &r), -1);
@@ -429,7 +416,7 @@ Test(qs, coding_precision)
 {
     /* One sample at a time across 20 orders of magnitude. */
     for (int i = 0; i < 20000; i++) {
-        double x = pow(10, rnd01() * 19) * rnd01();
+        double x = pow(10, trng_unit(&rng) * 19) * trng_unit(&rng);
         struct fs_qs q;
 
         fs_qs_init(&q);
@@ -462,12 +449,12 @@ Test(qs, quantiles_match_sort_of_recent_samples)
     for (int trial = 0; trial < 300; trial++) {
         struct fs_qs q;
         double hist[200], recent[FS_QS_K];
-        int n = 1 + (int)(rnd() % 200);
-        double scale = pow(10, (double)(rnd() % 10));
+        int n = 1 + (int)(trng_next(&rng) % 200);
+        double scale = pow(10, (double)(trng_next(&rng) % 10));
 
         fs_qs_init(&q);
         for (int i = 0; i < n; i++) {
-            hist[i] = trial % 4 == 0 ? (double)(rnd() % 20) : rnd01() * scale;
+            hist[i] = trial % 4 == 0 ? (double)(trng_next(&rng) % 20) : trng_unit(&rng) * scale;
             fs_qs_add(&q, hist[i]);
         }
         int k = n < FS_QS_K ? n : FS_QS_K;
@@ -606,7 +593,7 @@ static double *zipf_cdf(double s)
 
 static unsigned zipf_draw(const double *cdf)
 {
-    double u = rnd01();
+    double u = trng_unit(&rng);
     unsigned lo = 0, hi = UNIVERSE - 1;
 
     while (lo < hi) {
@@ -680,7 +667,7 @@ static void zipf_stream(struct fs_topk *t, uint64_t *truth, const double *cdf, i
 {
     for (int i = 0; i < n; i++) {
         unsigned k = zipf_draw(cdf);
-        uint64_t w = weighted ? 40 + rnd() % 1460 : 1;
+        uint64_t w = weighted ? 40 + trng_next(&rng) % 1460 : 1;
         struct fs_topk_key key = key_of(k);
 
         truth[k] += w;

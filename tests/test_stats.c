@@ -8,25 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rng.h"
 #include "sketch.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static uint64_t rng_state = 88172645463325252ULL;
-
-/* xorshift64*: the tests' own generator, independent of the code under test. */
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717ULL;
-}
-
-static double rnd01(void)
-{
-    return (double)(rnd() >> 11) / 9007199254740992.0;
-}
+static uint64_t rng = 88172645463325252ULL;
 
 static void two_pass(const double *v, size_t n, double *mean, double *var)
 {
@@ -80,7 +67,7 @@ Test(stats, welford_matches_two_pass_with_large_offset)
 
     fs_stat_init(&s);
     for (size_t i = 0; i < ARRAY_LEN(v); i++) {
-        v[i] = 1e9 + rnd01() * 10;
+        v[i] = 1e9 + trng_unit(&rng) * 10;
         fs_stat_add(&s, v[i]);
     }
     two_pass(v, ARRAY_LEN(v), &mean, &var);
@@ -94,7 +81,7 @@ Test(stats, merge_equals_one_pass)
     double v[500], mean, var;
 
     for (size_t i = 0; i < ARRAY_LEN(v); i++)
-        v[i] = rnd01() * 1000 - 300;
+        v[i] = trng_unit(&rng) * 1000 - 300;
     two_pass(v, ARRAY_LEN(v), &mean, &var);
     /* Every split point, including the empty halves. */
     for (size_t cut = 0; cut <= ARRAY_LEN(v); cut += 50) {
@@ -174,11 +161,12 @@ Test(stats, mad_matches_sort_of_deviations)
 {
     /* The O(n) merge against the definition: sort the deviations. */
     for (int trial = 0; trial < 500; trial++) {
-        size_t n = 1 + rnd() % 80;
+        size_t n = 1 + trng_next(&rng) % 80;
         double v[80], dev[80];
 
         for (size_t i = 0; i < n; i++)
-            v[i] = (trial % 3 == 0) ? (double)(rnd() % 5) : rnd01() * 100; /* ties too */
+            /* ties too */
+            v[i] = trial % 3 == 0 ? (double)(trng_next(&rng) % 5) : trng_unit(&rng) * 100;
         fs_stat_sort(v, n);
         for (size_t i = 1; i < n; i++)
             cr_assert(v[i - 1] <= v[i], "fs_stat_sort left the array unsorted");

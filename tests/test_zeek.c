@@ -13,54 +13,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "linerun.h"
 #include "zeek.h"
-
-#define MAXF 32
-
-struct run {
-    struct fs_flow flows[MAXF];
-    size_t n;
-    size_t malformed, skipped;
-    char err[MAXF][200]; /* message of each malformed line, in order */
-};
 
 static const struct fs_ls_config cfg = {
     .exporter = {.af = 4, .b = {192, 0, 2, 10}},
     .domain = 7,
 };
 
-/* Feeds `text` line by line (a last line without a line feed too). */
-static void feed(struct fs_zeek *z, const char *text, struct run *r)
+static int zeek_line(void *src, const char *line, size_t len, struct fs_flow *f, char *err,
+                     size_t errlen)
 {
-    const char *p = text;
-
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char err[200] = "";
-        struct fs_flow f;
-        int rc = fs_zeek_line(z, p, len, &f, err, sizeof(err));
-
-        if (rc == 1) {
-            cr_assert_lt(r->n, MAXF);
-            r->flows[r->n++] = f;
-        } else if (rc == 0) {
-            r->skipped++;
-        } else {
-            cr_assert_eq(rc, -1);
-            cr_assert_neq(err[0], '\0', "malformed line without a message");
-            cr_assert_lt(r->malformed, MAXF);
-            strcpy(r->err[r->malformed++], err);
-        }
-        p = nl ? nl + 1 : p + len;
-    }
+    return fs_zeek_line(src, line, len, f, err, errlen);
 }
 
-static void expect_json(const struct fs_flow *f, const char *want)
+static void feed(struct fs_zeek *src, const char *text, struct linerun *r)
 {
-    char got[FS_FLOW_JSON_MAX];
-    cr_assert_gt(fs_flow_json(f, got, sizeof(got)), 0);
-    cr_expect_str_eq(got, want);
+    lr_feed(r, zeek_line, src, text);
 }
 
 #define HEADER                                                                           \
@@ -81,7 +50,7 @@ static void expect_json(const struct fs_flow *f, const char *want)
 Test(zeek, tsv_conn_log, .timeout = 10)
 {
     struct fs_zeek *z = fs_zeek_new(&cfg);
-    static struct run r;
+    static struct linerun r;
     cr_assert_not_null(z);
 
     feed(z,
@@ -117,52 +86,53 @@ Test(zeek, tsv_conn_log, .timeout = 10)
 
     cr_expect_eq(r.malformed, 0, "first error: %s", r.err[0]);
     cr_assert_eq(r.n, 8);
-    expect_json(&r.flows[0],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
-                "\"src_addr\":\"192.168.1.10\",\"dst_addr\":\"93.184.216.34\",\"src_port\":51000,"
-                "\"dst_port\":443,\"proto\":6,\"tcp_flags\":19,\"packets\":12,\"bytes\":1141,"
-                "\"start_ms\":1704103200123,\"end_ms\":1704103201623,\"sampling_rate\":1,"
-                "\"src_vlan\":100,\"src_mac\":\"00:11:22:33:44:55\","
-                "\"dst_mac\":\"66:77:88:99:aa:bb\",\"ip_version\":4,\"rev_packets\":10,"
-                "\"rev_bytes\":4853,\"rev_tcp_flags\":19,\"uid\":\"CHhAvVGS1DHFjwGM9\"}");
-    expect_json(&r.flows[1],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
-                "\"src_addr\":\"192.168.1.10\",\"dst_addr\":\"192.168.1.1\",\"src_port\":53000,"
-                "\"dst_port\":53,\"proto\":17,\"packets\":1,\"bytes\":68,"
-                "\"start_ms\":1704103201000,\"end_ms\":1704103201001,\"sampling_rate\":1,"
-                "\"ip_version\":4,\"rev_packets\":1,\"rev_bytes\":148,\"uid\":\"C2\"}");
-    expect_json(&r.flows[2],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
-                "\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"10.0.0.2\",\"src_port\":0,"
-                "\"dst_port\":2048,\"proto\":1,\"packets\":1,"
-                "\"bytes\":84,\"start_ms\":1704103202500,\"end_ms\":1704103203499,"
-                "\"sampling_rate\":1,\"icmp_type\":8,\"icmp_code\":0,\"ip_version\":4,"
-                "\"rev_packets\":1,\"rev_bytes\":84,\"uid\":\"C3\"}");
+    lr_expect_json(&r.flows[0],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
+                   "\"src_addr\":\"192.168.1.10\",\"dst_addr\":\"93.184.216.34\","
+                   "\"src_port\":51000,"
+                   "\"dst_port\":443,\"proto\":6,\"tcp_flags\":19,\"packets\":12,\"bytes\":1141,"
+                   "\"start_ms\":1704103200123,\"end_ms\":1704103201623,\"sampling_rate\":1,"
+                   "\"src_vlan\":100,\"src_mac\":\"00:11:22:33:44:55\","
+                   "\"dst_mac\":\"66:77:88:99:aa:bb\",\"ip_version\":4,\"rev_packets\":10,"
+                   "\"rev_bytes\":4853,\"rev_tcp_flags\":19,\"uid\":\"CHhAvVGS1DHFjwGM9\"}");
+    lr_expect_json(&r.flows[1],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
+                   "\"src_addr\":\"192.168.1.10\",\"dst_addr\":\"192.168.1.1\",\"src_port\":53000,"
+                   "\"dst_port\":53,\"proto\":17,\"packets\":1,\"bytes\":68,"
+                   "\"start_ms\":1704103201000,\"end_ms\":1704103201001,\"sampling_rate\":1,"
+                   "\"ip_version\":4,\"rev_packets\":1,\"rev_bytes\":148,\"uid\":\"C2\"}");
+    lr_expect_json(&r.flows[2],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
+                   "\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"10.0.0.2\",\"src_port\":0,"
+                   "\"dst_port\":2048,\"proto\":1,\"packets\":1,"
+                   "\"bytes\":84,\"start_ms\":1704103202500,\"end_ms\":1704103203499,"
+                   "\"sampling_rate\":1,\"icmp_type\":8,\"icmp_code\":0,\"ip_version\":4,"
+                   "\"rev_packets\":1,\"rev_bytes\":84,\"uid\":\"C3\"}");
     cr_expect_eq(r.flows[3].icmp_type, 3);
     cr_expect_eq(r.flows[3].icmp_code, 3);
     cr_expect_eq(r.flows[3].dst_port, 3 << 8 | 3);
     cr_expect_eq(r.flows[3].end_ms, r.flows[3].start_ms);
     cr_expect_eq(r.flows[4].icmp_type, 13);
     cr_expect_eq(r.flows[4].icmp_code, 0);
-    expect_json(&r.flows[5],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
-                "\"src_addr\":\"2001:db8::1\",\"dst_addr\":\"2001:db8::2\",\"src_port\":40000,"
-                "\"dst_port\":22,\"proto\":6,\"tcp_flags\":2,\"packets\":1,\"bytes\":80,"
-                "\"start_ms\":1704103205250,\"end_ms\":1704103205251,\"sampling_rate\":1,"
-                "\"ip_version\":6,\"rev_packets\":1,\"rev_bytes\":60,\"rev_tcp_flags\":20,"
-                "\"uid\":\"C6\"}");
+    lr_expect_json(&r.flows[5],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
+                   "\"src_addr\":\"2001:db8::1\",\"dst_addr\":\"2001:db8::2\",\"src_port\":40000,"
+                   "\"dst_port\":22,\"proto\":6,\"tcp_flags\":2,\"packets\":1,\"bytes\":80,"
+                   "\"start_ms\":1704103205250,\"end_ms\":1704103205251,\"sampling_rate\":1,"
+                   "\"ip_version\":6,\"rev_packets\":1,\"rev_bytes\":60,\"rev_tcp_flags\":20,"
+                   "\"uid\":\"C6\"}");
     cr_expect_eq(r.flows[6].proto, 58);
     cr_expect_eq(r.flows[6].icmp_type, 128);
     cr_expect_eq(r.flows[6].icmp_code, 0);
     cr_expect_eq(r.flows[6].ip_version, 6);
     cr_expect_eq(r.flows[6].src_port, 0, "ICMP: the packet meter's ports");
     cr_expect_eq(r.flows[6].dst_port, 128 << 8);
-    expect_json(&r.flows[7],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
-                "\"src_addr\":\"192.168.1.10\",\"dst_addr\":\"192.0.2.99\",\"src_port\":51001,"
-                "\"dst_port\":25,\"proto\":6,\"tcp_flags\":2,\"start_ms\":1704103207999,"
-                "\"end_ms\":1704103207999,\"sampling_rate\":1,\"ip_version\":4,"
-                "\"rev_tcp_flags\":0,\"uid\":\"C8\"}");
+    lr_expect_json(&r.flows[7],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
+                   "\"src_addr\":\"192.168.1.10\",\"dst_addr\":\"192.0.2.99\",\"src_port\":51001,"
+                   "\"dst_port\":25,\"proto\":6,\"tcp_flags\":2,\"start_ms\":1704103207999,"
+                   "\"end_ms\":1704103207999,\"sampling_rate\":1,\"ip_version\":4,"
+                   "\"rev_tcp_flags\":0,\"uid\":\"C8\"}");
 
     const struct fs_ls_counters *c = fs_zeek_counters(z);
     cr_expect_eq(c->lines, 8 + 9);
@@ -177,7 +147,7 @@ Test(zeek, custom_separator_escapes_addresses, .timeout = 10)
     /* With ':' as the separator, Zeek escapes the colons of IPv6 addresses
      * (and a field that is literally "-" as \x2d). */
     struct fs_zeek *z = fs_zeek_new(&cfg);
-    static struct run r;
+    static struct linerun r;
 
     feed(z,
          "#separator \\x3a\n"
@@ -193,12 +163,12 @@ Test(zeek, custom_separator_escapes_addresses, .timeout = 10)
          &r);
     cr_expect_eq(r.malformed, 0, "%s", r.err[0]);
     cr_assert_eq(r.n, 2);
-    expect_json(&r.flows[0],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
-                "\"src_addr\":\"2001:db8::1\",\"dst_addr\":\"2001:db8::2\",\"src_port\":40000,"
-                "\"dst_port\":22,\"proto\":6,\"tcp_flags\":0,\"start_ms\":1704103200000,"
-                "\"end_ms\":1704103202000,\"sampling_rate\":1,\"ip_version\":6,"
-                "\"rev_tcp_flags\":0,\"uid\":\"CabcDEF123\"}");
+    lr_expect_json(&r.flows[0],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
+                   "\"src_addr\":\"2001:db8::1\",\"dst_addr\":\"2001:db8::2\",\"src_port\":40000,"
+                   "\"dst_port\":22,\"proto\":6,\"tcp_flags\":0,\"start_ms\":1704103200000,"
+                   "\"end_ms\":1704103202000,\"sampling_rate\":1,\"ip_version\":6,"
+                   "\"rev_tcp_flags\":0,\"uid\":\"CabcDEF123\"}");
     /* Unset history (no conn_state column): no flags at all. */
     cr_expect_not(FS_FLOW_HAS(&r.flows[1], FS_F_TCP_FLAGS));
     fs_zeek_free(z);
@@ -209,7 +179,7 @@ Test(zeek, columns_found_by_name, .timeout = 10)
     /* A second header (after #close, as in a rotated stream) with other
      * columns in another order, and the tsv=T single header row. */
     struct fs_zeek *z = fs_zeek_new(&cfg);
-    static struct run r;
+    static struct linerun r;
 
     feed(z,
          "#separator \\x09\n#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n"
@@ -227,7 +197,7 @@ Test(zeek, columns_found_by_name, .timeout = 10)
     fs_zeek_free(z);
 
     z = fs_zeek_new(&cfg);
-    static struct run t;
+    static struct linerun t;
     feed(z, "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n"
             "1704103200.000000\tCq\t10.1.1.1\t1\t10.1.1.2\t2\ttcp\n", &t);
     cr_assert_eq(t.n, 1, "%s", t.err[0]);
@@ -238,7 +208,7 @@ Test(zeek, columns_found_by_name, .timeout = 10)
 Test(zeek, json_logs, .timeout = 10)
 {
     struct fs_zeek *z = fs_zeek_new(&cfg);
-    static struct run r, t;
+    static struct linerun r, t;
 
     /* The TSV test's first connection, in JSON with TS_EPOCH, TS_ISO8601 and
      * TS_MILLIS timestamps; unset fields as null (json_include_unset_fields). */
@@ -262,14 +232,14 @@ Test(zeek, json_logs, .timeout = 10)
     cr_expect_eq(r.malformed, 0, "%s", r.err[0]);
     cr_assert_eq(r.n, 3);
     for (size_t i = 0; i < 3; i++)
-        expect_json(&r.flows[i],
-                    "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
-                    "\"src_addr\":\"192.168.1.10\",\"dst_addr\":\"93.184.216.34\","
-                    "\"src_port\":51000,\"dst_port\":443,\"proto\":6,\"tcp_flags\":19,"
-                    "\"packets\":12,\"bytes\":1141,\"start_ms\":1704103200123,"
-                    "\"end_ms\":1704103201623,\"sampling_rate\":1,\"ip_version\":4,"
-                    "\"rev_packets\":10,\"rev_bytes\":4853,\"rev_tcp_flags\":19,"
-                    "\"uid\":\"CHhAvVGS1DHFjwGM9\"}");
+        lr_expect_json(&r.flows[i],
+                       "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
+                       "\"src_addr\":\"192.168.1.10\",\"dst_addr\":\"93.184.216.34\","
+                       "\"src_port\":51000,\"dst_port\":443,\"proto\":6,\"tcp_flags\":19,"
+                       "\"packets\":12,\"bytes\":1141,\"start_ms\":1704103200123,"
+                       "\"end_ms\":1704103201623,\"sampling_rate\":1,\"ip_version\":4,"
+                       "\"rev_packets\":10,\"rev_bytes\":4853,\"rev_tcp_flags\":19,"
+                       "\"uid\":\"CHhAvVGS1DHFjwGM9\"}");
 
     /* IPv6, escaped characters in a value and a name, a duration in exponent form
      * (2e-06 s: 2 us, below a millisecond). */
@@ -279,12 +249,12 @@ Test(zeek, json_logs, .timeout = 10)
          "\"duration\":2e-06,\"orig_pkts\":1,\"orig_ip_bytes\":100}\n",
          &t);
     cr_assert_eq(t.n, 1, "%s", t.err[0]);
-    expect_json(&t.flows[0],
-                "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
-                "\"src_addr\":\"2001:db8::10\",\"dst_addr\":\"ff02::fb\",\"src_port\":5353,"
-                "\"dst_port\":5353,\"proto\":17,\"packets\":1,\"bytes\":100,"
-                "\"start_ms\":1704103210500,\"end_ms\":1704103210500,\"sampling_rate\":1,"
-                "\"ip_version\":6,\"uid\":\"CAb\"}");
+    lr_expect_json(&t.flows[0],
+                   "{\"exporter\":\"192.0.2.10\",\"version\":0,\"domain\":7,"
+                   "\"src_addr\":\"2001:db8::10\",\"dst_addr\":\"ff02::fb\",\"src_port\":5353,"
+                   "\"dst_port\":5353,\"proto\":17,\"packets\":1,\"bytes\":100,"
+                   "\"start_ms\":1704103210500,\"end_ms\":1704103210500,\"sampling_rate\":1,"
+                   "\"ip_version\":6,\"uid\":\"CAb\"}");
     fs_zeek_free(z);
 }
 
@@ -336,7 +306,7 @@ Test(zeek, malformed_lines, .timeout = 10)
 Test(zeek, malformed_tsv, .timeout = 10)
 {
     struct fs_zeek *z = fs_zeek_new(&cfg);
-    static struct run r;
+    static struct linerun r;
 
     feed(z,
          "#separator \\x09\n#path\tconn\n"

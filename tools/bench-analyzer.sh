@@ -23,7 +23,7 @@
 #
 # Everything goes under a temporary directory, removed at the end.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 BUILD=${BENCH_BUILD:-build-bench}
 SCALE=${BENCH_SCALE:-14}
@@ -70,7 +70,8 @@ fi
 FLOWS=$(sed -n 's/.*flows=\([0-9]*\).*/\1/p' "$WORK/netgen.log")
 log "bench-analyzer: $(cat "$WORK/netgen.log")"
 
-# One timed run: prints "wall cpu maxrss_kb hosts_tracked flows_read".
+# One timed run: prints "wall cpu maxrss_kb hosts_tracked flows_read"; fails
+# when the analyzer does.
 timed() {
     input=$1
     name=$2
@@ -79,7 +80,7 @@ timed() {
         --read "$input" --alerts "$WORK/$name.alerts" --report "$WORK/$name.report" \
         >"$WORK/$name.out" 2>"$WORK/$name.err"; then
         cat "$WORK/$name.err" >&2
-        exit 1
+        return 1
     fi
     awk -v err="$WORK/$name.err" '
         function secs(t,   n, p, s, i) {   # [h:]m:ss.cc
@@ -102,16 +103,16 @@ timed() {
 }
 
 : >"$WORK/empty.json"
-set -- $(timed "$WORK/empty.json" empty)
-BASE_RSS=$3
+timed "$WORK/empty.json" empty >"$WORK/empty.res" || exit 1
+read -r _ _ BASE_RSS _ _ <"$WORK/empty.res"
 
 printf '%-6s %12s %9s %9s %13s %13s %10s %8s %12s\n' input flows wall_s cpu_s \
     flows/s_wall flows/s_cpu peak_MiB hosts KiB/host
 for fmt in $FORMATS; do
-    set -- $(timed "$WORK/flows.$fmt" "$fmt")
-    wall=$1 cpu=$2 rss=$3 hosts=$4 read=$5
-    if [ "$read" != "$FLOWS" ]; then
-        log "bench-analyzer: the analyzer read $read of $FLOWS flows from $fmt"
+    timed "$WORK/flows.$fmt" "$fmt" >"$WORK/$fmt.res" || exit 1
+    read -r wall cpu rss hosts nread <"$WORK/$fmt.res"
+    if [ "$nread" != "$FLOWS" ]; then
+        log "bench-analyzer: the analyzer read $nread of $FLOWS flows from $fmt"
     fi
     awk -v f="$fmt" -v n="$FLOWS" -v w="$wall" -v c="$cpu" -v r="$rss" -v b="$BASE_RSS" \
         -v h="$hosts" 'BEGIN {

@@ -20,9 +20,8 @@
 # bisection between a guess from what got through and the full speed, where
 # a trial that loses under 2% is run once more before it counts as lossy.
 # Trials wait for the machine to be otherwise idle (a minute at most in all).
-# Every
-# receiver gets the same socket receive buffer (BENCH_RCVBUF, default the
-# kernel's rmem_max, which is all nfcapd and nfacctd can ask for).
+# Every receiver gets the same socket receive buffer (BENCH_RCVBUF, default
+# the kernel's rmem_max, which is all nfcapd and nfacctd can ask for).
 #
 # Traffic stays on 127.0.0.1 and ipc:// sockets under a temporary directory.
 # Every process started here is stopped by its pid.
@@ -37,9 +36,9 @@
 #   BENCH_RCVBUF   receive buffer for every receiver, bytes (default rmem_max)
 #   BENCH_BATCH    collector --batch-size (default: the collector's)
 #   BENCH_DECODE   "no" skips step 1
-#   BENCH_EXTRA    more flowsentry-collector options, e.g. "--rcvbuf 64M"
+#   BENCH_EXTRA    more flowsentry-collector options, e.g. "--clock-clamp 60"
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 BUILD=${BENCH_BUILD:-build-bench}
 FORMATS=${BENCH_FORMATS:-v5 v9 ipfix}
@@ -170,7 +169,7 @@ trial() {
     flowsentry)
         spawn "$COLLECTOR" --listen "udp://127.0.0.1:$PORT" --publish "ipc://$d/flows" \
             --rcvbuf "$RCVBUF" ${BATCH:+--batch-size "$BATCH"} --template-file none \
-            --stats-interval 0 --run-dir "$d" --state-dir "$d" $EXTRA 2>"$d/collector.log"
+            --stats-interval 0 --run-dir "$d" --state-dir "$d" $EXTRA 2>"$d/collector.log" # EXTRA: split on purpose
         cpid=$LASTPID
         wait_for "$d/collector.log" "publishing flows" || { log "bench: collector did not start"; cat "$d/collector.log" >&2; }
         spawn "$FLOWSUB" --count-only --idle 1 --timeout $((TRIAL + 15)) --quiet "ipc://$d/flows" >"$d/sub.out"

@@ -3,7 +3,7 @@
 # when they are missing. Safe to run again: it does nothing when all are there.
 set -e
 PKGS="build-essential cmake pkg-config libzmq3-dev libmsgpack-dev libpcap-dev \
-libcriterion-dev libjansson-dev jq tshark nfdump pmacct"
+libcriterion-dev libjansson-dev jq time tshark nfdump pmacct softflowd"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -167,8 +167,8 @@ static int write_labels(const struct fs_netgen *g, const char *path)
 
 /* Who is allowed what in the generated network, by anomaly class: the
  * authorised scanner scans, the backup server moves a lot of data, the
- * resolvers are the approved DNS servers. Written for every detector this
- * analyzer has of that class. */
+ * resolvers are the approved DNS servers, and DNS to any other server is to
+ * be reported. Written for every detector this analyzer has of that class. */
 static int write_config(const struct fs_netgen *g, const char *path)
 {
     const struct fs_netgen_net *n = fs_netgen_net(g);
@@ -182,6 +182,10 @@ static int write_config(const struct fs_netgen *g, const char *path)
         { FS_AC_DNS_TUNNEL, &n->resolvers[0] }, { FS_AC_DNS_TUNNEL, &n->resolvers[1] },
         { FS_AC_DNS_TUNNEL, &n->upstream_dns[0] }, { FS_AC_DNS_TUNNEL, &n->upstream_dns[1] },
     };
+    const struct {
+        enum fs_anomaly_class cls;
+        const char *setting;
+    } enforce[] = { { FS_AC_DNS_TUNNEL, "resolver_check=1" } };
     char a[FS_IP_STRLEN];
     FILE *fp = open_out(path);
 
@@ -189,10 +193,14 @@ static int write_config(const struct fs_netgen *g, const char *path)
         return -1;
     fprintf(fp, "# fs-netgen: the network of the generated traffic\n"
                 "home-net = %s\n", FS_NETGEN_HOME_NET);
-    for (const struct fs_detector *const *d = fs_detectors; *d; d++)
+    for (const struct fs_detector *const *d = fs_detectors; *d; d++) {
         for (size_t i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
             if (allow[i].cls == (*d)->cls)
                 fprintf(fp, "set = %s.allow=%s\n", (*d)->name, fs_ip_format(allow[i].addr, a));
+        for (size_t i = 0; i < sizeof(enforce) / sizeof(enforce[0]); i++)
+            if (enforce[i].cls == (*d)->cls)
+                fprintf(fp, "set = %s.%s\n", (*d)->name, enforce[i].setting);
+    }
     return close_out(fp, path);
 }
 
@@ -238,9 +246,9 @@ int main(int argc, char **argv)
         fprintf(csv, "%s\n", fs_nfcsv_write_header);
 
     const struct fs_flow *flows;
-    long n;
+    long n = 0;
     char line[FS_FLOW_JSON_MAX + FS_NFCSV_WRITE_ROW_MAX];
-    while ((n = fs_netgen_next(g, &flows)) > 0) {
+    while ((json || csv) && (n = fs_netgen_next(g, &flows)) > 0) {
         for (long i = 0; i < n; i++) {
             const struct fs_flow *f = &flows[i];
             int len;

@@ -78,3 +78,23 @@ void flowfix_full(struct fs_flow *f)
     f->flow_id = 1234567890123456ull;
     strcpy(f->uid, "CHhAvVGS1DHFjwGM9");
 }
+
+void flowfix_widest(struct fs_flow *f)
+{
+    fs_ip *addrs[] = { &f->exporter, &f->src_addr, &f->dst_addr, &f->next_hop,
+                       &f->bgp_next_hop, &f->post_src_addr, &f->post_dst_addr };
+
+    flowfix_full(f);
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
+        *addrs[i] = flowfix_ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
+    f->version = f->src_port = f->dst_port = 65535;
+    f->domain = f->in_if = f->out_if = f->src_as = f->dst_as = 4294967295u;
+    f->sampling_rate = f->sampler_id = 4294967295u;
+    f->packets = f->bytes = f->start_ms = f->end_ms = f->rev_packets = f->rev_bytes = UINT64_MAX;
+    f->flow_id = UINT64_MAX;
+    f->mpls_count = FS_FLOW_MPLS_MAX;
+    for (int i = 0; i < FS_FLOW_MPLS_MAX; i++)
+        f->mpls[i] = 0xffffff;
+    memset(f->uid, 0x01, FS_FLOW_UID_MAX - 1);
+    f->uid[FS_FLOW_UID_MAX - 1] = '\0';
+}

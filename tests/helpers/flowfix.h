@@ -13,6 +13,11 @@ fs_ip flowfix_ip(const char *text);
  * a mix of IPv4 and IPv6 addresses, both flags. */
 void flowfix_full(struct fs_flow *f);
 
+/* flowfix_full at its longest as text: IPv6 addresses of full width,
+ * integers at their maximum, every MPLS label, a uid of control bytes that
+ * all need \u00XX in JSON. */
+void flowfix_widest(struct fs_flow *f);
+
 /* Only what is always set: exporter 192.0.2.1, version 5, domain 258. */
 void flowfix_minimal(struct fs_flow *f);
 

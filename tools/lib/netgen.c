@@ -1661,6 +1661,8 @@ static int plan_attacks(struct fs_netgen *g)
     vs->count = 1044;
     rc |= add_label(g, "port-scan", FS_AC_PORT_SCAN, FS_NETGEN_ATTACK, &vs->src, 32, &vs->dst,
                     vs->start, vs->end + 60, false);
+    rc |= add_label(g, "port-scan-target", FS_AC_PORT_SCAN, FS_NETGEN_ATTACK, &vs->dst, 32,
+                    &vs->src, vs->start, vs->end + 60, true);
 
     SC(sf, sc_sweep, at(g, A, 11, 5), at(g, A, 11, 8));
     sf->src = actor[2]->ip;
@@ -1759,6 +1761,8 @@ static int plan_attacks(struct fs_netgen *g)
     bi->count = 500;
     rc |= add_label(g, "brute-rdp", FS_AC_BRUTE_FORCE, FS_NETGEN_ATTACK, &bi->src, 32, &bi->dst,
                     bi->start, bi->end + 60, false);
+    rc |= add_label(g, "brute-rdp-target", FS_AC_BRUTE_FORCE, FS_NETGEN_ATTACK, &bi->dst, 32,
+                    &bi->src, bi->start, bi->end + 60, true);
 #undef SC
     return rc;
 }

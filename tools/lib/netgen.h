@@ -66,8 +66,9 @@ enum fs_netgen_kind { FS_NETGEN_ATTACK = 0, FS_NETGEN_BENIGN };
  * sweeper, uploader, brute forcer) or, when the actor is outside, the
  * internal target; `peer` is the other end when there is a single one.
  * Optional attack labels mark side effects that a detector may rightly
- * report but need not (the resolver that relays a DNS tunnel). Benign
- * labels mark traffic that must not be reported as `cls`.
+ * report but need not: the resolver that relays a DNS tunnel, the internal
+ * target of an internal attack seen from its side. Benign labels mark
+ * traffic that must not be reported as `cls`.
  */
 struct fs_netgen_label {
     char name[32];            /* scenario: "beacon-slow", "backup", ... */

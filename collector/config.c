@@ -200,23 +200,6 @@ bad:
     return -1;
 }
 
-static int check_sender(void *conf, const char *v, char *err, size_t errlen)
-{
-    struct fs_config *c = conf;
-    (void)c;
-    if (strlen(v) >= FS_MSG_SENDER_MAX) {
-        fs_opts_fail(err, errlen, "'%s' is longer than %d characters", v, FS_MSG_SENDER_MAX - 1);
-        return -1;
-    }
-    for (const char *p = v; *p; p++) {
-        if (*p <= ' ' || *p == 0x7f) {
-            fs_opts_fail(err, errlen, "'%s' has spaces or control characters", v);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void write_listen(const void *conf, const struct fs_opt *o, FILE *fp)
 {
     const struct fs_config *c = conf;
@@ -270,7 +253,7 @@ static const struct fs_opt options[] = {
       "(offline mode: only when given)" },
     { "no-publish", FS_OPT_FLAG, OFF(no_publish),
       .help = "do not publish flows on the bus" },
-    { "sender", FS_OPT_STR, OFF(sender), .set = check_sender, .arg = "ID",
+    { "sender", FS_OPT_STR, OFF(sender), .set = fs_opts_check_sender, .arg = "ID",
       .help = "sender id in bus messages; default collector@<hostname>" },
     { "allow", FS_OPT_CUSTOM, .set = set_allow, .write = write_allow, .arg = "ADDR[/LEN]",
       .help = "accept exports only from this address or prefix; repeatable; default: all",

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "msg.h"
 #include "opts.h"
 
 void fs_opts_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -586,6 +587,22 @@ void fs_opts_free(const struct fs_opts *t, void *conf)
             fs_strv_free((struct fs_strv *)field);
         }
     }
+}
+
+int fs_opts_check_sender(void *conf, const char *v, char *err, size_t errlen)
+{
+    (void)conf;
+    if (strlen(v) >= FS_MSG_SENDER_MAX) {
+        fs_opts_fail(err, errlen, "'%s' is longer than %d characters", v, FS_MSG_SENDER_MAX - 1);
+        return -1;
+    }
+    for (const char *p = v; *p; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            fs_opts_fail(err, errlen, "'%s' has spaces or control characters", v);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int fs_opts_check_endpoint(void *conf, const char *v, char *err, size_t errlen)

@@ -142,6 +142,10 @@ int fs_opts_parse_bool(const char *v, bool *out, char *err, size_t errlen);
  * (connect). */
 int fs_opts_check_endpoint(void *conf, const char *v, char *err, size_t errlen);
 
+/* Another shared validator: a sender id for bus envelopes (printable, no
+ * spaces, shorter than FS_MSG_SENDER_MAX). */
+int fs_opts_check_sender(void *conf, const char *v, char *err, size_t errlen);
+
 /* snprintf into `err`: the one way setters report why a value is refused. */
 void fs_opts_fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

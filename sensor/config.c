@@ -36,22 +36,6 @@ static int check_endpoint(void *conf, const char *v, char *err, size_t errlen)
     return -1;
 }
 
-static int check_sender(void *conf, const char *v, char *err, size_t errlen)
-{
-    (void)conf;
-    if (strlen(v) >= FS_MSG_SENDER_MAX) {
-        fs_opts_fail(err, errlen, "'%s' is longer than %d characters", v, FS_MSG_SENDER_MAX - 1);
-        return -1;
-    }
-    for (const char *p = v; *p; p++) {
-        if (*p <= ' ' || *p == 0x7f) {
-            fs_opts_fail(err, errlen, "'%s' has spaces or control characters", v);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static int check_exporter(void *conf, const char *v, char *err, size_t errlen)
 {
     struct fs_sensor_config *c = conf;
@@ -179,7 +163,7 @@ static const struct fs_opt options[] = {
       "(offline mode: only when given)" },
     { "no-publish", FS_OPT_FLAG, OFF(no_publish),
       .help = "do not publish flows on the bus" },
-    { "sender", FS_OPT_STR, OFF(sender), .set = check_sender, .arg = "ID",
+    { "sender", FS_OPT_STR, OFF(sender), .set = fs_opts_check_sender, .arg = "ID",
       .help = "sender id in bus messages; default sensor@<hostname>" },
     { "batch-size", FS_OPT_U32, OFF(batch_size), 1, 65536, .arg = "N",
       .help = "flows per bus message at most; default 1024" },

@@ -1172,13 +1172,44 @@ static int decode_stats(struct rd *r, struct fs_msg *m, char *err, size_t errlen
 /* Events: "anomaly" and "summary" messages. */
 
 /* Body keys after the envelope. */
-#define ANOMALY_KEYS 10
+#define ANOMALY_KEYS 11
 #define EVIDENCE_KEYS 12
-#define SUMMARY_KEYS 12
+#define SUMMARY_KEYS 14
 
 struct fs_events_writer {
     struct writer an, sum;
+    bool stamped;            /* the next message carries the journal stamp */
+    uint64_t journal_id, jseq;
 };
+
+static const char *const host_metric_names[FS_SUMMARY_HOST_METRICS] = {
+    "bytes_out", "bytes_in", "packets", "flows", "peers", "ports" };
+
+const char *fs_summary_metric_name(unsigned i)
+{
+    return i < FS_SUMMARY_HOST_METRICS ? host_metric_names[i] : NULL;
+}
+
+void fs_events_writer_journal(struct fs_events_writer *w, uint64_t journal_id, uint64_t jseq)
+{
+    w->stamped = true;
+    w->journal_id = journal_id;
+    w->jseq = jseq;
+}
+
+/* The "journal" key: [id, seq] once after fs_events_writer_journal(), else nil. */
+static void pack_journal(struct fs_events_writer *w, msgpack_packer *pk)
+{
+    pack_cstr(pk, "journal");
+    if (!w->stamped) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint64(pk, w->journal_id);
+    msgpack_pack_uint64(pk, w->jseq);
+    w->stamped = false;
+}
 
 struct fs_events_writer *fs_events_writer_new(const char *sender)
 {
@@ -1255,6 +1286,7 @@ int fs_msg_anomaly(struct fs_events_writer *w, const struct fs_anomaly *a, const
     if (!cls || !sev || (a->host.af != 4 && a->host.af != 6))
         return -1;
     writer_reset(&w->an);
+    pack_journal(w, pk);
     pack_key_u(pk, "id", a->id);
     pack_key_u(pk, "ts_ms", a->ts_ms);
     pack_key_u(pk, "end_ms", a->end_ms);
@@ -1324,9 +1356,10 @@ int fs_msg_summary(struct fs_events_writer *w, const struct fs_summary *s, const
     msgpack_packer *pk = &w->sum.pk;
 
     if (s->ntalkers > FS_SUMMARY_MAX_LIST || s->nports > FS_SUMMARY_MAX_LIST ||
-        s->nprotos > FS_SUMMARY_MAX_LIST)
+        s->nprotos > FS_SUMMARY_MAX_LIST || s->nhost_stats > FS_SUMMARY_MAX_LIST)
         return -1;
     writer_reset(&w->sum);
+    pack_journal(w, pk);
     pack_key_u(pk, "ts_ms", s->ts_ms);
     pack_key_u(pk, "end_ms", s->end_ms);
     pack_key_u(pk, "bytes", s->bytes);
@@ -1371,6 +1404,30 @@ int fs_msg_summary(struct fs_events_writer *w, const struct fs_summary *s, const
         pack_key_u(pk, "flows", s->protos[i].flows);
         pack_key_u(pk, "packets", s->protos[i].packets);
         pack_key_u(pk, "bytes", s->protos[i].bytes);
+    }
+    pack_cstr(pk, "host_stats");
+    msgpack_pack_array(pk, s->nhost_stats);
+    for (size_t i = 0; i < s->nhost_stats; i++) {
+        const struct fs_summary_host *h = &s->host_stats[i];
+        msgpack_pack_map(pk, 6);
+        pack_key_ip(pk, "addr", &h->addr);
+        pack_key_u(pk, "bytes_out", h->bytes_out);
+        pack_key_u(pk, "bytes_in", h->bytes_in);
+        pack_key_u(pk, "packets", h->packets);
+        pack_key_u(pk, "flows", h->flows);
+        pack_cstr(pk, "baseline");
+        msgpack_pack_map(pk, FS_SUMMARY_HOST_METRICS);
+        for (int m = 0; m < FS_SUMMARY_HOST_METRICS; m++) {
+            const struct fs_summary_stat *st = &h->base[m];
+            pack_cstr(pk, host_metric_names[m]);
+            msgpack_pack_map(pk, 6);
+            pack_key_u(pk, "samples", st->samples);
+            pack_key_d(pk, "mean", st->mean);
+            pack_key_d(pk, "std", st->std);
+            pack_key_d(pk, "median", st->median);
+            pack_key_d(pk, "q1", st->q1);
+            pack_key_d(pk, "q3", st->q3);
+        }
     }
     if (w->sum.w.oom)
         return -1;
@@ -1685,10 +1742,11 @@ static int decode_anomaly(const uint8_t *buf, size_t len, struct fs_msg *m, char
 }
 
 enum { SU_TS, SU_END, SU_BYTES, SU_PACKETS, SU_FLOWS, SU_HOSTS, SU_ANOMALIES, SU_HOD, SU_DOW,
-       SU_TALKERS, SU_PORTS, SU_PROTOS, SU_COUNT };
+       SU_TALKERS, SU_PORTS, SU_PROTOS, SU_HOST_STATS, SU_COUNT };
 static const char *const summary_keys[SU_COUNT] = {
     "ts_ms", "end_ms", "bytes", "packets", "flows", "hosts", "anomalies", "hour_of_day",
-    "day_of_week", "talkers", "ports", "protocols" };
+    "day_of_week", "talkers", "ports", "protocols", "host_stats" };
+#define SU_NLISTS (SU_COUNT - SU_TALKERS)
 
 static int decode_profiles(struct rd *r, struct fs_summary_profile *p, uint32_t want,
                            const char *what, char *err, size_t errlen)
@@ -1800,11 +1858,94 @@ static int decode_summary_list(struct rd *r, struct fs_summary *s, int which, ch
     return 0;
 }
 
+/* One host's "baseline": a map of metric name to {samples, mean, std, median, q1, q3}. */
+static int decode_host_baseline(struct rd *r, struct fs_summary_host *h, uint32_t i, char *err,
+                                size_t errlen)
+{
+    static const char *const stat_keys[6] = { "samples", "mean", "std", "median", "q1", "q3" };
+    uint32_t n, keys;
+
+    if (rd_map(r, &n) != RD_OK)
+        return fail(err, errlen, "host_stats %u: \"baseline\" is %s, not a map", i,
+                    rd_type_name(r));
+    for (uint32_t j = 0; j < n; j++) {
+        size_t klen;
+        const uint8_t *key = rd_key(r, &klen);
+        int m;
+        if (!key)
+            continue;
+        m = name_index(key, klen, host_metric_names, FS_SUMMARY_HOST_METRICS);
+        if (m >= FS_SUMMARY_HOST_METRICS) {
+            rd_skip(r);
+            continue;
+        }
+        struct fs_summary_stat *st = &h->base[m];
+        double *d[6] = { NULL, &st->mean, &st->std, &st->median, &st->q1, &st->q3 };
+        if (rd_map(r, &keys) != RD_OK)
+            return fail(err, errlen, "host_stats %u: baseline \"%s\" is not a map", i,
+                        host_metric_names[m]);
+        for (uint32_t k = 0; k < keys; k++) {
+            const uint8_t *sk = rd_key(r, &klen);
+            int x, e;
+            if (!sk)
+                continue;
+            x = name_index(sk, klen, stat_keys, 6);
+            e = x == 0 ? rd_u32(r, &st->samples) : x < 6 ? rd_double(r, d[x]) : rd_skip(r);
+            if (e != RD_OK)
+                return fail(err, errlen, "host_stats %u: baseline \"%s\": \"%s\" is not a number",
+                            i, host_metric_names[m], x < 6 ? stat_keys[x] : "?");
+        }
+    }
+    return 0;
+}
+
+/* "host_stats": [{addr, bytes_out, bytes_in, packets, flows, baseline}, ...]. */
+static int decode_host_stats(struct rd *r, struct fs_summary *s, char *err, size_t errlen)
+{
+    uint32_t n;
+
+    if (rd_array(r, &n) != RD_OK)
+        return fail(err, errlen, "\"host_stats\" is %s, not an array", rd_type_name(r));
+    for (uint32_t i = 0; i < n; i++) {
+        struct fs_summary_host *h = &s->host_stats[i];
+        uint64_t *u[4] = { &h->bytes_out, &h->bytes_in, &h->packets, &h->flows };
+        static const char *const names[6] = { "addr", "bytes_out", "bytes_in", "packets", "flows",
+                                              "baseline" };
+        uint32_t keys;
+        if (rd_map(r, &keys) != RD_OK)
+            return fail(err, errlen, "host_stats %u is %s, not a map", i, rd_type_name(r));
+        for (uint32_t k = 0; k < keys; k++) {
+            size_t klen;
+            const uint8_t *key = rd_key(r, &klen);
+            int x, e = RD_OK;
+            if (!key)
+                continue;
+            x = name_index(key, klen, names, 6);
+            if (x == 0) {
+                if (rd_ip(r, &h->addr, false) != RD_OK)
+                    return fail(err, errlen, "host_stats %u: \"addr\" is not a 4- or 16-byte bin",
+                                i);
+            } else if (x < 5) {
+                e = rd_uint(r, u[x - 1]);
+            } else if (x == 5) {
+                if (decode_host_baseline(r, h, i, err, errlen) != 0)
+                    return -1;
+            } else {
+                e = rd_skip(r);
+            }
+            if (e != RD_OK)
+                return fail(err, errlen, "host_stats %u: \"%s\" is not an unsigned integer", i,
+                            names[x]);
+        }
+    }
+    return 0;
+}
+
 static int decode_summary(const uint8_t *buf, size_t len, struct fs_msg *m, char *err,
                           size_t errlen)
 {
     struct rd r = { buf, buf + len };
-    uint32_t n, counts[3] = { 0, 0, 0 };
+    uint32_t n, counts[SU_NLISTS] = { 0 };
     uint64_t seen = 0;
 
     /* First pass: the list lengths, for one allocation. Every count was
@@ -1817,7 +1958,7 @@ static int decode_summary(const uint8_t *buf, size_t len, struct fs_msg *m, char
             continue;
         if (dup)
             return fail(err, errlen, "duplicate key \"%s\"", summary_keys[k]);
-        if (k >= SU_TALKERS && k <= SU_PROTOS) {
+        if (k >= SU_TALKERS && k < SU_COUNT) {
             struct rd peek = r;
             if (rd_array(&peek, &counts[k - SU_TALKERS]) != RD_OK)
                 return fail(err, errlen, "\"%s\" is %s, not an array", summary_keys[k],
@@ -1833,7 +1974,8 @@ static int decode_summary(const uint8_t *buf, size_t len, struct fs_msg *m, char
 
     size_t size = sizeof(struct fs_summary) + counts[0] * sizeof(struct fs_summary_talker) +
                   counts[1] * sizeof(struct fs_summary_port) +
-                  counts[2] * sizeof(struct fs_summary_proto);
+                  counts[2] * sizeof(struct fs_summary_proto) +
+                  counts[3] * sizeof(struct fs_summary_host);
     struct fs_summary *s = calloc(1, size);
     if (!s)
         return fail(err, errlen, "out of memory for a summary");
@@ -1841,9 +1983,11 @@ static int decode_summary(const uint8_t *buf, size_t len, struct fs_msg *m, char
     s->talkers = (struct fs_summary_talker *)(s + 1);
     s->ports = (struct fs_summary_port *)(s->talkers + counts[0]);
     s->protos = (struct fs_summary_proto *)(s->ports + counts[1]);
+    s->host_stats = (struct fs_summary_host *)(s->protos + counts[2]);
     s->ntalkers = counts[0];
     s->nports = counts[1];
     s->nprotos = counts[2];
+    s->nhost_stats = counts[3];
 
     r.p = buf;
     rd_map(&r, &n);
@@ -1862,6 +2006,9 @@ static int decode_summary(const uint8_t *buf, size_t len, struct fs_msg *m, char
             if (decode_profiles(&r, k == SU_HOD ? s->hour_of_day : s->day_of_week,
                                 k == SU_HOD ? 24 : 7, summary_keys[k], err, errlen) != 0)
                 return -1;
+        } else if (k == SU_HOST_STATS) {
+            if (decode_host_stats(&r, s, err, errlen) != 0)
+                return -1;
         } else if (k < SU_COUNT) {
             if (decode_summary_list(&r, s, k, err, errlen) != 0)
                 return -1;
@@ -1877,9 +2024,22 @@ static int decode_summary(const uint8_t *buf, size_t len, struct fs_msg *m, char
 }
 
 /* Top-level keys this build knows. */
-enum { K_TYPE, K_V, K_SENDER, K_SEQ, K_FLOWS, K_TS, K_GROUPS, K_COUNT };
+enum { K_TYPE, K_V, K_SENDER, K_SEQ, K_FLOWS, K_TS, K_GROUPS, K_JOURNAL, K_COUNT };
 static const char *const top_keys[K_COUNT] = {
-    "type", "v", "sender", "seq", "flows", "ts_ms", "groups"};
+    "type", "v", "sender", "seq", "flows", "ts_ms", "groups", "journal"};
+
+/* "journal": nil, or [journal id, journal sequence]. */
+static int decode_journal(struct rd *r, struct fs_msg *m, char *err, size_t errlen)
+{
+    uint32_t n;
+
+    if (rd_left(r) && *r->p == 0xc0)
+        return 0;
+    if (rd_array(r, &n) != RD_OK || n != 2 || rd_uint(r, &m->journal_id) != RD_OK ||
+        rd_uint(r, &m->jseq) != RD_OK)
+        return fail(err, errlen, "\"journal\" is not nil or [id, sequence]");
+    return 0;
+}
 
 static int decode(const uint8_t *buf, size_t len, struct fs_msg *m, char *err, size_t errlen)
 {
@@ -1977,6 +2137,9 @@ static int decode(const uint8_t *buf, size_t len, struct fs_msg *m, char *err, s
             return fail(err, errlen, "missing \"flows\"");
         return decode_flows(&at[K_FLOWS], m, err, errlen);
     }
+    if ((m->type == FS_MSG_ANOMALY || m->type == FS_MSG_SUMMARY) && at[K_JOURNAL].p &&
+        decode_journal(&at[K_JOURNAL], m, err, errlen) != 0)
+        return -1;
     if (m->type == FS_MSG_ANOMALY)
         return decode_anomaly(buf, len, m, err, errlen);
     if (m->type == FS_MSG_SUMMARY)

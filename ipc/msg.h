@@ -115,7 +115,7 @@ int fs_stats_finish(struct fs_stats *s, const void **buf, size_t *len);
  * talkers, ports and protocols are about the period [ts_ms, end_ms); the
  * profiles are the long-run baselines.
  */
-#define FS_SUMMARY_MAX_LIST 4096 /* talkers, ports, protocols: at most each */
+#define FS_SUMMARY_MAX_LIST 4096 /* talkers, ports, protocols, host stats: at most each */
 
 enum { FS_SUMMARY_BYTES = 0, FS_SUMMARY_PACKETS, FS_SUMMARY_FLOWS, FS_SUMMARY_NMETRICS };
 
@@ -144,6 +144,24 @@ struct fs_summary_proto {
     uint64_t flows, packets, bytes;
 };
 
+/* A host's long-run baseline of one metric (per window of the analyzer). */
+struct fs_summary_stat {
+    uint32_t samples;  /* windows behind the figures; 0: no history yet */
+    double mean, std, median, q1, q3;
+};
+
+/* The metrics of struct fs_summary_host, in this order. */
+enum { FS_SUMMARY_HOST_METRICS = 6 };
+/* "bytes_out", "bytes_in", "packets", "flows", "peers", "ports"; NULL past the end. */
+const char *fs_summary_metric_name(unsigned i);
+
+/* One host's period totals and its baseline statistics. */
+struct fs_summary_host {
+    fs_ip addr;
+    uint64_t bytes_out, bytes_in, packets, flows; /* over the period */
+    struct fs_summary_stat base[FS_SUMMARY_HOST_METRICS];
+};
+
 struct fs_summary {
     uint64_t ts_ms, end_ms;              /* the period */
     uint64_t bytes, packets, flows;      /* network totals over the period */
@@ -157,6 +175,8 @@ struct fs_summary {
     size_t nports;
     struct fs_summary_proto *protos;     /* by bytes, heaviest first */
     size_t nprotos;
+    struct fs_summary_host *host_stats;  /* the period's busiest hosts, heaviest first */
+    size_t nhost_stats;
 };
 
 /*
@@ -168,6 +188,11 @@ struct fs_events_writer;
 
 struct fs_events_writer *fs_events_writer_new(const char *sender);
 void fs_events_writer_free(struct fs_events_writer *w);
+
+/* Stamps the next anomaly or summary message with its place in the
+ * analyzer's journal (the "journal" key: [journal id, journal sequence]).
+ * The stamp applies to that one message; messages without one carry nil. */
+void fs_events_writer_journal(struct fs_events_writer *w, uint64_t journal_id, uint64_t jseq);
 
 /* Return 0, or -1 when out of memory or a list exceeds FS_SUMMARY_MAX_LIST. */
 int fs_msg_anomaly(struct fs_events_writer *w, const struct fs_anomaly *a,
@@ -208,6 +233,9 @@ struct fs_msg {
 
     /* FS_MSG_SUMMARY: the lists point into `mem` */
     struct fs_summary *summary;
+
+    /* FS_MSG_ANOMALY, FS_MSG_SUMMARY: the journal stamp; 0 and 0 when absent */
+    uint64_t journal_id, jseq;
 
     void *mem; /* owns flows, groups, the anomaly, the summary and their strings */
 };

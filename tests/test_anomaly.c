@@ -382,6 +382,7 @@ Test(anomaly_msg, version_and_content_checks)
 static struct fs_summary_talker talkers[3];
 static struct fs_summary_port ports[2];
 static struct fs_summary_proto protos[2];
+static struct fs_summary_host host_stats[2];
 
 static struct fs_summary sample_summary(void)
 {
@@ -419,6 +420,18 @@ static struct fs_summary sample_summary(void)
     s.nports = 2;
     s.protos = protos;
     s.nprotos = 2;
+    memset(host_stats, 0, sizeof(host_stats));
+    host_stats[0].addr = ip("10.0.0.1");
+    host_stats[0].bytes_out = 5000;
+    host_stats[0].bytes_in = 7000;
+    host_stats[0].packets = 90;
+    host_stats[0].flows = 12;
+    for (int m = 0; m < FS_SUMMARY_HOST_METRICS; m++)
+        host_stats[0].base[m] = (struct fs_summary_stat){ 100u + (uint32_t)m, m + 0.5, m * 2.0,
+                                                          m + 0.25, m - 1.0, m + 3.0 };
+    host_stats[1].addr = ip("fd00::2");
+    s.host_stats = host_stats;
+    s.nhost_stats = 2;
     return s;
 }
 
@@ -434,10 +447,13 @@ Test(summary_msg, round_trip)
 
     /* An anomaly first: summaries count their own sequence. */
     cr_assert_eq(fs_msg_anomaly(w, &a, &buf, &len), 0);
+    fs_events_writer_journal(w, 0xfeedfacecafebeefull, 77);
     cr_assert_eq(fs_msg_summary(w, &s, &buf, &len), 0);
     cr_assert_eq(fs_msg_decode(buf, len, &m, err, sizeof(err)), 0, "%s", err);
     cr_expect_eq(m.type, FS_MSG_SUMMARY);
     cr_expect_eq(m.seq, 0);
+    cr_expect_eq(m.journal_id, 0xfeedfacecafebeefull);
+    cr_expect_eq(m.jseq, 77);
     const struct fs_summary *r = m.summary;
     cr_assert_not_null(r);
     cr_expect_eq(r->ts_ms, s.ts_ms);
@@ -473,14 +489,34 @@ Test(summary_msg, round_trip)
     cr_assert_eq(r->nprotos, 2);
     cr_expect_eq(r->protos[0].bytes, 123456000000ull);
     cr_expect_eq(r->protos[1].proto, 58);
+    cr_assert_eq(r->nhost_stats, 2);
+    cr_expect_eq(memcmp(&r->host_stats[0].addr, &host_stats[0].addr, sizeof(fs_ip)), 0);
+    cr_expect_eq(memcmp(&r->host_stats[1].addr, &host_stats[1].addr, sizeof(fs_ip)), 0);
+    cr_expect_eq(r->host_stats[0].bytes_out, 5000);
+    cr_expect_eq(r->host_stats[0].bytes_in, 7000);
+    cr_expect_eq(r->host_stats[0].packets, 90);
+    cr_expect_eq(r->host_stats[0].flows, 12);
+    for (int k = 0; k < FS_SUMMARY_HOST_METRICS; k++) {
+        const struct fs_summary_stat *got = &r->host_stats[0].base[k], *want = &host_stats[0].base[k];
+        cr_expect_eq(got->samples, want->samples, "%s", fs_summary_metric_name((unsigned)k));
+        cr_expect_eq(got->mean, want->mean);
+        cr_expect_eq(got->std, want->std);
+        cr_expect_eq(got->median, want->median);
+        cr_expect_eq(got->q1, want->q1);
+        cr_expect_eq(got->q3, want->q3);
+    }
+    cr_expect_eq(r->host_stats[1].base[3].samples, 0);
     fs_msg_free(&m);
 
-    /* Empty lists are fine. */
-    s.ntalkers = s.nports = s.nprotos = 0;
+    /* Empty lists are fine, and the journal stamp was for one message only. */
+    s.ntalkers = s.nports = s.nprotos = s.nhost_stats = 0;
     cr_assert_eq(fs_msg_summary(w, &s, &buf, &len), 0);
     cr_assert_eq(fs_msg_decode(buf, len, &m, err, sizeof(err)), 0, "%s", err);
     cr_expect_eq(m.seq, 1);
     cr_expect_eq(m.summary->ntalkers, 0);
+    cr_expect_eq(m.summary->nhost_stats, 0);
+    cr_expect_eq(m.jseq, 0);
+    cr_expect_eq(m.journal_id, 0);
     fs_msg_free(&m);
     fs_events_writer_free(w);
 }

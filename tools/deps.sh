@@ -3,7 +3,8 @@
 # when they are missing. Safe to run again: it does nothing when all are there.
 set -e
 PKGS="build-essential cmake pkg-config libzmq3-dev libmsgpack-dev libpcap-dev \
-libcriterion-dev libjansson-dev jq time tshark nfdump pmacct softflowd"
+libcriterion-dev libjansson-dev libgnutls28-dev jq time tshark nfdump pmacct softflowd \
+rsyslog rsyslog-gnutls gnutls-bin openssl python3-jsonschema"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -9,10 +9,8 @@
  * source address as the exporter and its timestamps as the clock, and a
  * per-exporter summary is printed at the end.
  *
- * Flows go to a sink that appends them to a bus batch (sent when full and
- * at the end of every receive round, so latency stays low when traffic is
- * light and messages stay big when it is heavy) and/or writes JSON lines to
- * a buffered stdout.
+ * Flows go to the shared flow output (ipc/flowout.h): bus batches and/or
+ * JSON lines on a buffered stdout.
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,10 +23,10 @@
 #include <unistd.h>
 
 #include "allow.h"
-#include "bus.h"
 #include "config.h"
 #include "daemon.h"
 #include "decode.h"
+#include "flowout.h"
 #include "log.h"
 #include "msg.h"
 #include "pcapfile.h"
@@ -43,16 +41,7 @@
 
 #define TICK_MS 250             /* longest poll() sleep: timers are checked this often */
 #define EXPIRE_MS 1000          /* how often waiting sets and idle connections expire */
-/* A partial bus batch waits this long for more flows before it is sent: fuller
- * messages cost ZeroMQ and every subscriber far less than one per receive
- * round, and 5 ms adds nothing an analyst could notice. */
-#define PUBLISH_DELAY_MS 5
-/* Flow batches a slow subscriber may fall behind before ZeroMQ drops for it
- * (it sees the gap in the sequence numbers): at the default batch size about
- * 2 M flows, a quarter of a second at full speed, at most ~200 MB. */
-#define FLOWS_HWM 2000
 #define BATCHES_PER_WAKE 16     /* recvmmsg rounds per socket before others get a turn */
-#define STDOUT_BUF (1u << 20)
 
 static volatile sig_atomic_t got_stop, got_usr1;
 
@@ -73,16 +62,7 @@ struct collector {
     struct fs_tcp *tcp[FS_CONFIG_MAX_LISTEN];
     size_t ntcp;
 
-    struct fs_bus *bus;          /* NULL when not publishing */
-    struct fs_batch *batch;
-    uint64_t batch_since_ms;     /* monotonic time of the oldest flow in `batch` */
-    struct fs_stats *stats;
-    char sender[FS_MSG_SENDER_MAX];
-    uint64_t bus_messages, bus_flows, bus_dropped_messages, bus_dropped_flows;
-
-    bool json;
-    bool out_failed;             /* stdout is gone: stop */
-    char *outbuf;
+    struct fs_flowout *out;      /* bus batches and JSON lines */
 
     const char *template_path;   /* NULL: templates not kept */
     char template_buf[4096];
@@ -101,87 +81,6 @@ static uint64_t clock_ms(clockid_t id)
 }
 
 /*
- * Output: bus batches and JSON lines.
- */
-
-static void publish(struct collector *c)
-{
-    const void *buf;
-    size_t len, n;
-
-    if (c->bus == NULL || (n = fs_batch_count(c->batch)) == 0)
-        return;
-    if (fs_batch_finish(c->batch, &buf, &len) == 0) {
-        if (fs_bus_send(c->bus, fs_msg_type_name(FS_MSG_FLOWS), buf, len) == 0) {
-            c->bus_messages++;
-            c->bus_flows += n;
-        } else {
-            /* Never waited for: a collector that blocks loses datagrams in
-             * the kernel instead, uncounted per exporter. */
-            c->bus_dropped_messages++;
-            c->bus_dropped_flows += n;
-        }
-    }
-    fs_batch_reset(c->batch);
-}
-
-static void check_stdout(struct collector *c)
-{
-    if (c->out_failed || !ferror(stdout))
-        return;
-    c->out_failed = true;
-    if (errno == EPIPE)
-        fs_log(FS_LOG_INFO, "stdout closed by the reader: stopping");
-    else
-        fs_log(FS_LOG_ERROR, "stdout: %s: stopping", strerror(errno));
-}
-
-static void sink(void *arg, const struct fs_flow *flows, size_t n)
-{
-    struct collector *c = arg;
-    char line[FS_FLOW_JSON_MAX + 1];
-
-    for (size_t i = 0; i < n; i++) {
-        if (c->json && !c->out_failed) {
-            int len = fs_flow_json(&flows[i], line, sizeof(line) - 1);
-
-            if (len >= 0) {
-                line[len] = '\n';
-                if (fwrite(line, 1, (size_t)len + 1, stdout) != (size_t)len + 1)
-                    check_stdout(c);
-            }
-        }
-        if (c->bus != NULL) {
-            if (fs_batch_count(c->batch) == 0)
-                c->batch_since_ms = clock_ms(CLOCK_MONOTONIC);
-            fs_batch_add(c->batch, &flows[i]);
-            if (fs_batch_count(c->batch) >= c->cfg.batch_size)
-                publish(c);
-        }
-    }
-}
-
-/* End of a receive round: JSON lines go out at once, a partial bus batch once
- * it is PUBLISH_DELAY_MS old; `force` sends it regardless (end of input, exit).
- * Returns how long the batch may still wait, or -1 when nothing waits. */
-static long flush_outputs(struct collector *c, bool force)
-{
-    long wait = -1;
-
-    if (c->bus != NULL && fs_batch_count(c->batch) > 0) {
-        uint64_t age = clock_ms(CLOCK_MONOTONIC) - c->batch_since_ms;
-
-        if (force || age >= PUBLISH_DELAY_MS)
-            publish(c);
-        else
-            wait = PUBLISH_DELAY_MS - (long)age;
-    }
-    if (c->json && !c->out_failed && fflush(stdout) != 0)
-        check_stdout(c);
-    return wait;
-}
-
-/*
  * Input: one datagram or IPFIX message, whatever brought it.
  */
 
@@ -191,7 +90,7 @@ static void deliver(struct collector *c, const fs_ip *src, const uint8_t *buf, s
         fs_decoder_count_drop(c->dec, src, 1, 0);
         return;
     }
-    fs_decode(c->dec, src, c->now_ms, buf, len, sink, c);
+    fs_decode(c->dec, src, c->now_ms, buf, len, fs_flowout_flows, c->out);
 }
 
 static void on_datagram(void *arg, const fs_ip *src, const uint8_t *buf, size_t len)
@@ -301,11 +200,12 @@ static void each_total_counter(const struct collector *c, counter_fn fn, void *a
     fs_decoder_foreach_exporter(c->dec, count_exporter, &exporters);
     each_counter(&t, fn, arg);
     fn(arg, "exporters", exporters);
-    if (c->bus != NULL) {
-        fn(arg, "bus_messages", c->bus_messages);
-        fn(arg, "bus_flows", c->bus_flows);
-        fn(arg, "bus_dropped_messages", c->bus_dropped_messages);
-        fn(arg, "bus_dropped_flows", c->bus_dropped_flows);
+    if (c->out != NULL && fs_flowout_publishing(c->out)) {
+        const struct fs_flowout_counters *o = fs_flowout_counters(c->out);
+        fn(arg, "bus_messages", o->messages);
+        fn(arg, "bus_flows", o->flows);
+        fn(arg, "bus_dropped_messages", o->dropped_messages);
+        fn(arg, "bus_dropped_flows", o->dropped_flows);
     }
 }
 
@@ -380,26 +280,22 @@ static void stats_exporter(void *arg, const fs_ip *ip, const struct fs_counters 
 
 static void send_stats(struct collector *c)
 {
-    const void *buf;
-    size_t len;
+    struct fs_stats *st = fs_flowout_stats(c->out, clock_ms(CLOCK_REALTIME));
 
-    if (c->bus == NULL)
+    if (st == NULL)
         return;
-    fs_stats_reset(c->stats, clock_ms(CLOCK_REALTIME));
-    fs_stats_group(c->stats, "total");
-    each_total_counter(c, stats_add, c->stats);
-    fs_decoder_foreach_exporter(c->dec, stats_exporter, c->stats);
+    fs_stats_group(st, "total");
+    each_total_counter(c, stats_add, st);
+    fs_decoder_foreach_exporter(c->dec, stats_exporter, st);
     for (size_t i = 0; i < c->nudp; i++) {
-        fs_stats_group(c->stats, fs_udp_name(c->udp[i]));
-        each_udp_counter(c->udp[i], stats_add, c->stats);
+        fs_stats_group(st, fs_udp_name(c->udp[i]));
+        each_udp_counter(c->udp[i], stats_add, st);
     }
     for (size_t i = 0; i < c->ntcp; i++) {
-        fs_stats_group(c->stats, fs_tcp_name(c->tcp[i]));
-        each_tcp_counter(c->tcp[i], stats_add, c->stats);
+        fs_stats_group(st, fs_tcp_name(c->tcp[i]));
+        each_tcp_counter(c->tcp[i], stats_add, st);
     }
-    if (fs_stats_finish(c->stats, &buf, &len) == 0 &&
-        fs_bus_send(c->bus, fs_msg_type_name(FS_MSG_STATS), buf, len) < 0)
-        fs_log(FS_LOG_WARNING, "stats message not sent: %s", fs_bus_error(c->bus));
+    fs_flowout_send_stats(c->out);
 }
 
 /*
@@ -516,29 +412,13 @@ static int open_decoder(struct collector *c, char *err, size_t errlen)
     return 0;
 }
 
-static int open_bus(struct collector *c, const char *endpoint, char *err, size_t errlen)
+static int open_output(struct collector *c, const char *endpoint, char *err, size_t errlen)
 {
-    char why[256];
+    struct fs_flowout_opts o = { "collector", c->cfg.sender, endpoint, 0,
+                                 c->cfg.batch_size, c->cfg.json };
 
-    if (c->cfg.sender != NULL)
-        snprintf(c->sender, sizeof(c->sender), "%s", c->cfg.sender);
-    else if (fs_msg_default_sender("collector", c->sender, sizeof(c->sender)) < 0)
-        snprintf(c->sender, sizeof(c->sender), "collector");
-    if (endpoint == NULL)
-        return 0;
-    c->batch = fs_batch_new(c->sender);
-    c->stats = fs_stats_new(c->sender);
-    if (c->batch == NULL || c->stats == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    c->bus = fs_bus_pub(endpoint, FLOWS_HWM, why, sizeof(why));
-    if (c->bus == NULL) {
-        snprintf(err, errlen, "publish %s: %s", endpoint, why);
-        return -1;
-    }
-    fs_log(FS_LOG_INFO, "publishing flows on %s as %s", endpoint, c->sender);
-    return 0;
+    c->out = fs_flowout_new(&o, err, errlen);
+    return c->out != NULL ? 0 : -1;
 }
 
 static void close_all(struct collector *c)
@@ -547,12 +427,9 @@ static void close_all(struct collector *c)
         fs_udp_close(c->udp[i]);
     for (size_t i = 0; i < c->ntcp; i++)
         fs_tcp_close(c->tcp[i]);
-    fs_bus_close(c->bus, -1);
-    fs_batch_free(c->batch);
-    fs_stats_free(c->stats);
+    fs_flowout_free(c->out);
     fs_decoder_free(c->dec);
     fs_config_free(&c->cfg);
-    free(c->outbuf);
 }
 
 static void install_signals(void)
@@ -620,8 +497,8 @@ static int run_live(struct collector *c)
      * checking the flags and going to sleep. */
     sigprocmask(SIG_BLOCK, &block, &orig);
 
-    while (!got_stop && !c->out_failed) {
-        long wait = flush_outputs(c, false);
+    while (!got_stop && !fs_flowout_failed(c->out)) {
+        long wait = fs_flowout_flush(c->out, false);
         struct timespec ts = { 0, (wait >= 0 ? wait : TICK_MS) * 1000000L };
         size_t n = 0;
         int r;
@@ -668,7 +545,7 @@ static int run_live(struct collector *c)
             next_save = mono + (uint64_t)c->cfg.template_interval * 1000u;
         }
     }
-    flush_outputs(c, true);
+    fs_flowout_flush(c->out, true);
     note_kernel_drops(c);
     send_stats(c);
     save_templates(c, true);
@@ -702,7 +579,7 @@ static int on_packet(void *arg, const struct fs_pcap_packet *p)
         got_usr1 = 0;
         log_counters(c, true);
     }
-    return got_stop || c->out_failed;
+    return got_stop || fs_flowout_failed(c->out);
 }
 
 /* One row of the summary per exporter, in address order. */
@@ -821,7 +698,7 @@ static int run_offline(struct collector *c)
     int status = 0;
     size_t i;
 
-    for (i = 0; i < c->cfg.nread && !got_stop && !c->out_failed; i++) {
+    for (i = 0; i < c->cfg.nread && !got_stop && !fs_flowout_failed(c->out); i++) {
         struct fs_pcap_stats st;
         char err[512];
 
@@ -834,11 +711,11 @@ static int run_offline(struct collector *c)
         sum.skipped += st.skipped;
         sum.truncated += st.truncated;
         sum.fragments += st.fragments;
-        flush_outputs(c, true);
+        fs_flowout_flush(c->out, true);
     }
     save_templates(c, false);
     send_stats(c);
-    print_summary(c, c->json ? stderr : stdout, &sum, i);
+    print_summary(c, c->cfg.json ? stderr : stdout, &sum, i);
     fflush(stdout);
     return status;
 }
@@ -885,9 +762,6 @@ int main(int argc, char *argv[])
     fs_log_set_level((enum fs_log_level)c.cfg.log_level);
     install_signals();
 
-    c.json = c.cfg.json;
-    if (c.json && (c.outbuf = malloc(STDOUT_BUF)) != NULL)
-        setvbuf(stdout, c.outbuf, _IOFBF, STDOUT_BUF);
     endpoint = fs_config_publish(&c.cfg, pubbuf, sizeof(pubbuf));
     c.template_path = fs_config_template_file(&c.cfg, c.template_buf, sizeof(c.template_buf));
 
@@ -904,7 +778,7 @@ int main(int argc, char *argv[])
         fs_log(FS_LOG_ERROR, "%s", err);
         goto out;
     }
-    if (open_bus(&c, endpoint, err, sizeof(err)) < 0) {
+    if (open_output(&c, endpoint, err, sizeof(err)) < 0) {
         fs_log(FS_LOG_ERROR, "%s", err);
         goto out;
     }

@@ -14,7 +14,7 @@
  * sensor may also run with only those, metering no packets.
  *
  * Every flow goes to the outputs: JSON lines on stdout (--json) and bus
- * batches (sent when full and after every round, as the collector does);
+ * batches (ipc/flowout.h, shared with the collector);
  * metered flows also to UDP export (--export), whose templates carry one
  * direction and none of the logs' identifiers. The counters of the capture,
  * the flow table, the log sources, the export streams and the bus are
@@ -31,12 +31,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bus.h"
 #include "capture.h"
 #include "config.h"
 #include "daemon.h"
 #include "decode.h"
 #include "export.h"
+#include "flowout.h"
 #include "flowtable.h"
 #include "log.h"
 #include "logfeed.h"
@@ -53,7 +53,6 @@
 #define LIVE_BURST 4096          /* packets per dispatch, live */
 #define LIVE_ROUNDS 16           /* dispatches per wake before others get a turn */
 #define OFFLINE_CHUNK 65536      /* packets between signal checks, offline */
-#define STDOUT_BUF (1u << 20)
 #define MAX_SOURCES FS_SENSOR_MAX_LOGS
 
 static volatile sig_atomic_t got_stop, got_usr1;
@@ -96,15 +95,7 @@ struct sensor {
     struct source sources[MAX_SOURCES];
     size_t nsources;
 
-    struct fs_bus *bus;          /* NULL when not publishing */
-    struct fs_batch *batch;
-    struct fs_stats *stats;
-    char sender[FS_MSG_SENDER_MAX];
-    uint64_t bus_messages, bus_flows, bus_dropped_messages, bus_dropped_flows;
-
-    bool json;
-    bool out_failed;             /* stdout is gone: stop */
-    char *outbuf;
+    struct fs_flowout *out;      /* bus batches and JSON lines */
     bool started;                /* the first packet came (offline: the boot time) */
     struct fs_capture_stats cap_total; /* of the captures already closed */
 };
@@ -121,79 +112,23 @@ static uint64_t clock_ms(clockid_t id)
  * Outputs.
  */
 
-static void publish(struct sensor *s)
-{
-    const void *buf;
-    size_t len, n;
-
-    if (s->bus == NULL || (n = fs_batch_count(s->batch)) == 0)
-        return;
-    if (fs_batch_finish(s->batch, &buf, &len) == 0) {
-        if (fs_bus_send(s->bus, fs_msg_type_name(FS_MSG_FLOWS), buf, len) == 0) {
-            s->bus_messages++;
-            s->bus_flows += n;
-        } else {
-            /* Never waited for: a sensor that blocks loses packets instead. */
-            s->bus_dropped_messages++;
-            s->bus_dropped_flows += n;
-        }
-    }
-    fs_batch_reset(s->batch);
-}
-
-static void check_stdout(struct sensor *s)
-{
-    if (s->out_failed || !ferror(stdout))
-        return;
-    s->out_failed = true;
-    if (errno == EPIPE)
-        fs_log(FS_LOG_INFO, "stdout closed by the reader: stopping");
-    else
-        fs_log(FS_LOG_ERROR, "stdout: %s: stopping", strerror(errno));
-}
-
-/* Every flow, metered or from another source, ends up here (an fs_flow_sink). */
-static void output_flows(void *arg, const struct fs_flow *flows, size_t n)
-{
-    struct sensor *s = arg;
-    char line[FS_FLOW_JSON_MAX + 1];
-
-    for (size_t i = 0; i < n; i++) {
-        if (s->json && !s->out_failed) {
-            int len = fs_flow_json(&flows[i], line, sizeof(line) - 1);
-
-            if (len >= 0) {
-                line[len] = '\n';
-                if (fwrite(line, 1, (size_t)len + 1, stdout) != (size_t)len + 1)
-                    check_stdout(s);
-            }
-        }
-        if (s->bus != NULL) {
-            fs_batch_add(s->batch, &flows[i]);
-            if (fs_batch_count(s->batch) >= s->cfg.batch_size)
-                publish(s);
-        }
-    }
-}
-
 static void on_flow_end(void *arg, const struct fs_flow *f, enum fs_ft_reason why)
 {
     struct sensor *s = arg;
 
     (void)why;
-    output_flows(s, f, 1);
+    fs_flowout_flows(s->out, f, 1);
     fs_emit_flow(s->emit, f, fs_ft_now(s->ft));
 }
 
-/* End of a round: nothing stays queued in our buffers but the export
- * queue, which `export_too` flushes as well. */
-static void flush_outputs(struct sensor *s, bool export_too)
+/* End of a round: JSON lines go out, a bus batch once it is old enough;
+ * `all` sends the bus batch and the export queue at once as well. Returns
+ * how long the bus batch may still wait, or -1. */
+static long flush_outputs(struct sensor *s, bool all)
 {
-    publish(s);
-    if (export_too && s->ft != NULL)
+    if (all && s->ft != NULL)
         fs_emit_flush(s->emit, fs_ft_now(s->ft));
-    if (s->json && !s->out_failed && fflush(stdout) != 0)
-        check_stdout(s);
+    return fs_flowout_flush(s->out, all);
 }
 
 /*
@@ -289,11 +224,12 @@ static void each_counter(struct sensor *s, counter_fn fn, void *arg)
         fn(arg, g, "lost_flows", e->lost_flows);
         fn(arg, g, "skipped_ipv6", e->skipped_ipv6);
     }
-    if (s->bus != NULL) {
-        fn(arg, "bus", "messages", s->bus_messages);
-        fn(arg, "bus", "flows", s->bus_flows);
-        fn(arg, "bus", "dropped_messages", s->bus_dropped_messages);
-        fn(arg, "bus", "dropped_flows", s->bus_dropped_flows);
+    if (s->out != NULL && fs_flowout_publishing(s->out)) {
+        const struct fs_flowout_counters *o = fs_flowout_counters(s->out);
+        fn(arg, "bus", "messages", o->messages);
+        fn(arg, "bus", "flows", o->flows);
+        fn(arg, "bus", "dropped_messages", o->dropped_messages);
+        fn(arg, "bus", "dropped_flows", o->dropped_flows);
     }
 }
 
@@ -360,17 +296,12 @@ static void stats_add(void *arg, const char *group, const char *name, uint64_t v
  * and "bus". */
 static void send_stats(struct sensor *s)
 {
-    struct stats_walk w = { s->stats, NULL };
-    const void *buf;
-    size_t len;
+    struct stats_walk w = { fs_flowout_stats(s->out, clock_ms(CLOCK_REALTIME)), NULL };
 
-    if (s->bus == NULL)
+    if (w.st == NULL)
         return;
-    fs_stats_reset(s->stats, clock_ms(CLOCK_REALTIME));
     each_counter(s, stats_add, &w);
-    if (fs_stats_finish(s->stats, &buf, &len) == 0 &&
-        fs_bus_send(s->bus, fs_msg_type_name(FS_MSG_STATS), buf, len) < 0)
-        fs_log(FS_LOG_WARNING, "stats message not sent: %s", fs_bus_error(s->bus));
+    fs_flowout_send_stats(s->out);
 }
 
 /*
@@ -499,28 +430,13 @@ static int open_sources(struct sensor *s, char *err, size_t errlen)
     return 0;
 }
 
-static int open_bus(struct sensor *s, const char *endpoint, char *err, size_t errlen)
+static int open_output(struct sensor *s, const char *endpoint, char *err, size_t errlen)
 {
-    char why[256];
+    struct fs_flowout_opts o = { "sensor", s->cfg.sender, endpoint, 0,
+                                 s->cfg.batch_size, s->cfg.json };
 
-    if (s->cfg.sender != NULL)
-        snprintf(s->sender, sizeof(s->sender), "%s", s->cfg.sender);
-    else if (fs_msg_default_sender("sensor", s->sender, sizeof(s->sender)) < 0)
-        snprintf(s->sender, sizeof(s->sender), "sensor");
-    if (endpoint == NULL)
-        return 0;
-    s->batch = fs_batch_new(s->sender);
-    s->stats = fs_stats_new(s->sender);
-    if (s->batch == NULL || s->stats == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    if ((s->bus = fs_bus_pub(endpoint, 0, why, sizeof(why))) == NULL) {
-        snprintf(err, errlen, "publish %s: %s", endpoint, why);
-        return -1;
-    }
-    fs_log(FS_LOG_INFO, "publishing flows on %s as %s", endpoint, s->sender);
-    return 0;
+    s->out = fs_flowout_new(&o, err, errlen);
+    return s->out != NULL ? 0 : -1;
 }
 
 static void close_capture(struct sensor *s, size_t i)
@@ -543,13 +459,10 @@ static void close_all(struct sensor *s)
     for (size_t i = 0; i < s->ncaps; i++)
         fs_capture_close(s->caps[i]);
     free(s->caps);
-    fs_bus_close(s->bus, -1);
-    fs_batch_free(s->batch);
-    fs_stats_free(s->stats);
+    fs_flowout_free(s->out);
     fs_emit_free(s->emit);
     fs_ft_free(s->ft);
     fs_sensor_config_free(&s->cfg);
-    free(s->outbuf);
 }
 
 static void install_signals(void)
@@ -618,6 +531,7 @@ static int run_live(struct sensor *s)
     uint64_t next_expire = mono + EXPIRE_MS;
     uint64_t next_stats = mono + (uint64_t)s->cfg.stats_interval * 1000u;
     sigset_t block, orig;
+    long wait = -1;
     int status = 0;
 
     sigemptyset(&block);
@@ -629,8 +543,8 @@ static int run_live(struct sensor *s)
     sigprocmask(SIG_BLOCK, &block, &orig);
     fs_emit_set_boot(s->emit, clock_ms(CLOCK_REALTIME));
 
-    while (!got_stop && !s->out_failed) {
-        struct timespec ts = { 0, TICK_MS * 1000000L };
+    while (!got_stop && !fs_flowout_failed(s->out)) {
+        struct timespec ts = { 0, (wait >= 0 ? wait : TICK_MS) * 1000000L };
         uint64_t now;
         int r;
 
@@ -651,7 +565,7 @@ static int run_live(struct sensor *s)
             drain_capture(s, s->caps[0], &status);
         now = clock_ms(CLOCK_REALTIME);
         for (size_t i = 0; i < s->nsources; i++)
-            s->sources[i].run(s->sources[i].state, now, output_flows, s);
+            s->sources[i].run(s->sources[i].state, now, fs_flowout_flows, s->out);
 
         mono = clock_ms(CLOCK_MONOTONIC);
         if (mono >= next_expire) {
@@ -659,9 +573,9 @@ static int run_live(struct sensor *s)
                 fs_ft_expire(s->ft, now);
             note_kernel_drops(s, &drops_seen);
             next_expire = mono + EXPIRE_MS;
-            flush_outputs(s, true);
+            wait = flush_outputs(s, true);
         } else {
-            flush_outputs(s, false);
+            wait = flush_outputs(s, false);
         }
         if (got_usr1) {
             got_usr1 = 0;
@@ -755,10 +669,10 @@ static void find_opens(void *arg, const char *group, const char *name, uint64_t 
  * capture file that is not there is. */
 static void drain_sources(struct sensor *s, int *status)
 {
-    for (size_t i = 0; i < s->nsources && !got_stop && !s->out_failed; i++) {
+    for (size_t i = 0; i < s->nsources && !got_stop && !fs_flowout_failed(s->out); i++) {
         uint64_t opens = 0;
 
-        s->sources[i].drain(s->sources[i].state, output_flows, s);
+        s->sources[i].drain(s->sources[i].state, fs_flowout_flows, s->out);
         s->sources[i].counters(s->sources[i].state, find_opens, &opens);
         if (opens == 0) {
             fs_log(FS_LOG_ERROR, "%s: never opened (no such file?)", s->sources[i].name);
@@ -775,11 +689,11 @@ static int run_offline(struct sensor *s)
     int status = 0;
 
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
-    for (size_t i = 0; i < s->ncaps && !got_stop && !s->out_failed; i++) {
+    for (size_t i = 0; i < s->ncaps && !got_stop && !fs_flowout_failed(s->out); i++) {
         char err[512];
         int n = 0;
 
-        while (!got_stop && !s->out_failed &&
+        while (!got_stop && !fs_flowout_failed(s->out) &&
                (n = fs_capture_dispatch(s->caps[i], OFFLINE_CHUNK, on_packets, s, err,
                                         sizeof(err))) >= 0) {
             if (got_usr1) {
@@ -799,9 +713,9 @@ static int run_offline(struct sensor *s)
     /* The logs after the packets, out of the packet rate's time. */
     drain_sources(s, &status);
     finish(s);
-    print_summary(s, s->json ? stderr : stdout, secs,
+    print_summary(s, s->cfg.json ? stderr : stdout, secs,
                   (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
-    print_sources(s, s->json ? stderr : stdout);
+    print_sources(s, s->cfg.json ? stderr : stdout);
     log_counters(s);
     fflush(stdout);
     return status;
@@ -849,9 +763,6 @@ int main(int argc, char *argv[])
     fs_log_set_level((enum fs_log_level)s.cfg.log_level);
     install_signals();
 
-    s.json = s.cfg.json;
-    if (s.json && (s.outbuf = malloc(STDOUT_BUF)) != NULL)
-        setvbuf(stdout, s.outbuf, _IOFBF, STDOUT_BUF);
     endpoint = fs_sensor_config_publish(&s.cfg, pubbuf, sizeof(pubbuf));
 
     status = EXIT_RUNTIME;
@@ -867,7 +778,7 @@ int main(int argc, char *argv[])
         fs_log(FS_LOG_ERROR, "%s", err);
         goto out;
     }
-    if (open_bus(&s, endpoint, err, sizeof(err)) < 0) {
+    if (open_output(&s, endpoint, err, sizeof(err)) < 0) {
         fs_log(FS_LOG_ERROR, "%s", err);
         goto out;
     }

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -18,6 +20,15 @@
 #include "daemon.h"
 
 #define DEFAULT_LINGER_MS 1000
+#define MAX_BOUND_FILES 4
+
+/* An ipc:// socket file this bus bound: removed at close (ZeroMQ leaves it),
+ * unless another process has bound the path since (another inode). */
+struct bound_file {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+};
 
 struct fs_bus {
     void *ctx;
@@ -25,6 +36,8 @@ struct fs_bus {
     int kind; /* ZMQ_PUB or ZMQ_SUB */
     zmq_msg_t payload; /* the last message received */
     uint64_t malformed;
+    struct bound_file bound[MAX_BOUND_FILES];
+    size_t nbound;
     char err[256];
 };
 
@@ -38,6 +51,33 @@ static int bus_fail(struct fs_bus *b, const char *fmt, ...)
     va_end(ap);
     errno = saved;
     return -1;
+}
+
+static void remember_file(struct fs_bus *b, const char *endpoint)
+{
+    struct bound_file *f = &b->bound[b->nbound];
+    struct stat st;
+
+    if (strncmp(endpoint, "ipc://", 6) != 0 || endpoint[6] == '@' ||
+        b->nbound == MAX_BOUND_FILES || stat(endpoint + 6, &st) != 0 ||
+        (f->path = strdup(endpoint + 6)) == NULL)
+        return;
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    b->nbound++;
+}
+
+static void remove_files(struct fs_bus *b)
+{
+    for (size_t i = 0; i < b->nbound; i++) {
+        struct bound_file *f = &b->bound[i];
+        struct stat st;
+
+        if (stat(f->path, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino)
+            unlink(f->path);
+        free(f->path);
+    }
+    b->nbound = 0;
 }
 
 int fs_bus_attach(struct fs_bus *b, const char *endpoint)
@@ -54,6 +94,8 @@ int fs_bus_attach(struct fs_bus *b, const char *endpoint)
     if ((bind ? zmq_bind(b->sock, endpoint) : zmq_connect(b->sock, endpoint)) != 0)
         return bus_fail(b, "cannot %s %s: %s", bind ? "bind" : "connect to", endpoint,
                         zmq_strerror(errno));
+    if (bind)
+        remember_file(b, endpoint);
     return 0;
 }
 
@@ -235,5 +277,6 @@ void fs_bus_close(struct fs_bus *b, int linger_ms)
     }
     while (zmq_ctx_term(b->ctx) != 0 && errno == EINTR)
         ;
+    remove_files(b);
     free(b);
 }

@@ -375,3 +375,29 @@ Test(bus, slow_subscriber_loss_is_a_sequence_gap)
     fs_bus_close(sub, 0);
     fs_bus_close(pub, 0);
 }
+
+/* ZeroMQ leaves an ipc:// socket file behind; the bus removes its own at
+ * close, but not one that another process has bound at the same path since. */
+Test(bus, bound_socket_files_are_removed_at_close)
+{
+    char ep[300], path[256], err[256];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/run/events.sock", dir);
+    snprintf(ep, sizeof(ep), "ipc://%s", path);
+    struct fs_bus *pub = fs_bus_pub(ep, 0, err, sizeof(err));
+    cr_assert_not_null(pub, "%s", err);
+    cr_assert_eq(stat(path, &st), 0);
+    fs_bus_close(pub, 0);
+    cr_expect_neq(stat(path, &st), 0, "the socket file is still there");
+
+    /* A second publisher takes the path over while the first still runs. */
+    struct fs_bus *old = fs_bus_pub(ep, 0, err, sizeof(err));
+    cr_assert_not_null(old, "%s", err);
+    struct fs_bus *new = fs_bus_pub(ep, 0, err, sizeof(err));
+    cr_assert_not_null(new, "%s", err);
+    fs_bus_close(old, 0);
+    cr_expect_eq(stat(path, &st), 0, "the newer publisher's socket was removed");
+    fs_bus_close(new, 0);
+    cr_expect_neq(stat(path, &st), 0);
+}

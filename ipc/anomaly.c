@@ -53,7 +53,7 @@ enum fs_severity fs_severity_from_score(double score)
     return FS_SEV_LOW;
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+uint64_t fs_fnv64(uint64_t h, const void *p, size_t n)
 {
     const uint8_t *b = p;
     for (size_t i = 0; i < n; i++)
@@ -65,22 +65,51 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
  * depend on what happens to lie in the unused part of the struct. */
 static uint64_t fnv_ip(uint64_t h, const fs_ip *ip)
 {
-    h = fnv(h, &ip->af, 1);
-    return fnv(h, ip->b, ip->af == 4 ? 4 : ip->af == 6 ? 16 : 0);
+    h = fs_fnv64(h, &ip->af, 1);
+    return fs_fnv64(h, ip->b, ip->af == 4 ? 4 : ip->af == 6 ? 16 : 0);
 }
 
 void fs_anomaly_set_id(struct fs_anomaly *a)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
+    uint64_t h = FS_FNV64_INIT;
     uint8_t cls = (uint8_t)a->cls;
     uint8_t ts[8];
 
     for (int i = 0; i < 8; i++)
         ts[i] = (uint8_t)(a->ts_ms >> (56 - 8 * i));
-    h = fnv(h, &cls, 1);
+    h = fs_fnv64(h, &cls, 1);
     h = fnv_ip(h, &a->host);
     h = fnv_ip(h, &a->peer);
-    a->id = fnv(h, ts, sizeof(ts));
+    a->id = fs_fnv64(h, ts, sizeof(ts));
+}
+
+size_t fs_utf8_len(const char *s, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)s;
+    uint32_t c = b[0], min;
+    size_t len;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, c &= 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        len = 3, c &= 0x0f, min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, c &= 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((b[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (b[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    return len;
 }
 
 void fs_anomaly_extra(struct fs_anomaly *a, const char *key, double value)
@@ -137,17 +166,26 @@ static void put_num(struct out *o, double v)
 }
 
 /* A JSON string of at most `max` bytes: detector-supplied names are short
- * ASCII in fixed arrays, but nothing here trusts that they are terminated. */
+ * ASCII in fixed arrays, but nothing here trusts that they are terminated or
+ * valid UTF-8 (a decoder that rejects the line would lose the finding). */
 static void put_str(struct out *o, const char *s, size_t max)
 {
+    size_t n = strnlen(s, max);
+
     put(o, "\"");
-    for (const unsigned char *c = (const unsigned char *)s; *c && max; c++, max--) {
-        if (*c == '"' || *c == '\\')
-            put(o, "\\%c", *c);
-        else if (*c < 0x20 || *c == 0x7f)
-            put(o, "\\u%04x", *c);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = fs_utf8_len(s + i, n - i);
+
+        if (c == '"' || c == '\\')
+            put(o, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            put(o, "\\u%04x", c);
+        else if (k == 0)
+            put(o, "\\ufffd");
         else
-            put(o, "%c", *c);
+            put(o, "%.*s", (int)k, s + i);
+        i += k ? k : 1;
     }
     put(o, "\"");
 }

@@ -77,13 +77,25 @@ struct fs_anomaly {
 /* Computes a.id from class, host, peer and ts_ms (FNV-1a 64). */
 void fs_anomaly_set_id(struct fs_anomaly *a);
 
+/* FNV-1a 64 over n bytes, continuing from h (start with FS_FNV64_INIT): the
+ * hash of anomaly ids, shared by what derives ids from them (reporter/fold.c). */
+#define FS_FNV64_INIT UINT64_C(14695981039346656037)
+uint64_t fs_fnv64(uint64_t h, const void *p, size_t n);
+
+/* Length (1..4) of the well-formed UTF-8 character at s[0..n), n >= 1, or 0
+ * when s[0] does not start one (stray continuation byte, overlong form,
+ * surrogate, past U+10FFFF, cut short). Writers replace such bytes. */
+size_t fs_utf8_len(const char *s, size_t n);
+
 /* Adds one sub-score/fact; silently ignored past FS_ANOMALY_EXTRA. */
 void fs_anomaly_extra(struct fs_anomaly *a, const char *key, double value);
 
 /* One-line JSON object (no newline): id (16 hex digits), ts, end_ms, host, peer,
  * class, severity, score, z, evidence{metric, observed, expected, std, q1, q3,
  * iqr_low, iqr_high, samples, top_peers[{addr, value}], top_ports[{port, proto,
- * value}], and the extra keys}. Returns the length, or -1 if `cap` is too small. */
+ * value}], and the extra keys}. Strings are valid JSON whatever their bytes:
+ * control characters as \u00XX, each byte of invalid UTF-8 as \ufffd.
+ * Returns the length, or -1 if `cap` is too small. */
 #define FS_ANOMALY_JSON_MAX 4096
 int fs_anomaly_json(const struct fs_anomaly *a, char *out, size_t cap);
 

@@ -59,7 +59,9 @@ void fs_vlog(enum fs_log_level level, const char *fmt, va_list ap)
     if (!fs_log_enabled(level))
         return;
 
-    char line[1024];
+    /* PIPE_BUF: a line written to a pipe arrives whole, and a counters line
+     * with every detector's fits. */
+    char line[4096];
     struct tm tm;
     time_t now = time(NULL);
     gmtime_r(&now, &tm);

@@ -78,24 +78,23 @@ static int wb_write(void *data, const char *buf, size_t len)
     return 0;
 }
 
-static void put_be16(uint8_t *p, uint16_t v)
+/* Big-endian words at any alignment: a byte swap and one store each. */
+static inline void put_be16(uint8_t *p, uint16_t v)
 {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
+    v = __builtin_bswap16(v);
+    memcpy(p, &v, 2);
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
+static inline void put_be32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    v = __builtin_bswap32(v);
+    memcpy(p, &v, 4);
 }
 
-static void put_be64(uint8_t *p, uint64_t v)
+static inline void put_be64(uint8_t *p, uint64_t v)
 {
-    put_be32(p, (uint32_t)(v >> 32));
-    put_be32(p + 4, (uint32_t)v);
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, 8);
 }
 
 /* Appends a marker byte and `width` zero bytes to be patched later; returns
@@ -169,8 +168,52 @@ int fs_msg_default_sender(const char *program, char *out, size_t cap)
 
 /* Largest encoding of one flow: at most 50 keys of at most 3 bytes, each
  * value at most a 16-byte bin (18 bytes) or the uid (a str of 24 bytes at
- * most), plus the map16 header. */
+ * most), plus the map16 header. The writers below may store up to 8 bytes
+ * past the end of what they encode (whole words, overwritten by what
+ * follows), always within this bound. */
 #define FLOW_ENC_MAX 1152
+
+/*
+ * put_flow() runs once per flow at the collector's full rate, so each field
+ * costs a handful of instructions: the key and the marker of its value go
+ * out as one constant store, integer values are written in the smallest
+ * msgpack form by a test chain that the field's type already cuts short
+ * (a port never needs the 32-bit branches), the common fields are tested
+ * one by one and the rare ones skipped in blocks.
+ */
+
+/* Bytes b0, b1, ... in the order put_const() stores them. */
+#define KEYWORD(b0, b1, b2, b3) \
+    ((uint64_t)(b0) | (uint64_t)(b1) << 8 | (uint64_t)(b2) << 16 | (uint64_t)(b3) << 24)
+
+/* The msgpack form of a key (IE id, or a negative flowsentry key), as the
+ * bytes of a host-order word and their number. Keys are constants, so both
+ * fold away. */
+#define KEY_LEN(k) ((k) < 0 ? 1 : (k) < 0x80 ? 1 : (k) <= 0xff ? 2 : 3)
+#define KEY_WORD(k)                                                            \
+    ((k) < 0 ? KEYWORD((uint8_t)(k), 0, 0, 0)                                  \
+     : (k) < 0x80 ? KEYWORD((k), 0, 0, 0)                                      \
+     : (k) <= 0xff ? KEYWORD(0xcc, (k), 0, 0)                                  \
+                   : KEYWORD(0xcd, (unsigned)(k) >> 8, (k) & 0xff, 0))
+
+/* Writes the first `len` bytes of `word` (at most 5: a key of up to 3
+ * bytes and up to 2 bytes after it, a marker or a bin header) with one
+ * store; returns the end. */
+static inline uint8_t *put_const(uint8_t *p, uint64_t word, unsigned len)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    word = __builtin_bswap64(word);
+#endif
+    memcpy(p, &word, 8);
+    return p + len;
+}
+
+#define PUT_KEY(p, k) put_const((p), KEY_WORD(k), KEY_LEN(k))
+/* The key, then `b1` (and `b2`, when `nb` is 2) right after it. */
+#define PUT_KEY_AND(p, k, nb, b1, b2)                                          \
+    put_const((p),                                                             \
+              KEY_WORD(k) | KEYWORD((b1), (b2), 0, 0) << (8 * KEY_LEN(k)),   \
+              KEY_LEN(k) + (nb))
 
 static inline uint8_t *put_uint(uint8_t *p, uint64_t v)
 {
@@ -178,12 +221,12 @@ static inline uint8_t *put_uint(uint8_t *p, uint64_t v)
         *p = (uint8_t)v;
         return p + 1;
     }
-    if (v <= UINT8_MAX) {
-        p[0] = 0xcc;
-        p[1] = (uint8_t)v;
-        return p + 2;
-    }
     if (v <= UINT16_MAX) {
+        if (v <= UINT8_MAX) {
+            p[0] = 0xcc;
+            p[1] = (uint8_t)v;
+            return p + 2;
+        }
         p[0] = 0xcd;
         put_be16(p + 1, (uint16_t)v);
         return p + 3;
@@ -198,12 +241,16 @@ static inline uint8_t *put_uint(uint8_t *p, uint64_t v)
     return p + 9;
 }
 
-static inline uint8_t *put_bin(uint8_t *p, const uint8_t *b, uint8_t n)
+/* Times in milliseconds since the epoch: past 2^32 since 1970-02-19, so the
+ * 64-bit form comes first. */
+static inline uint8_t *put_time(uint8_t *p, uint64_t v)
 {
-    p[0] = 0xc4;
-    p[1] = n;
-    memcpy(p + 2, b, n);
-    return p + 2 + n;
+    if (__builtin_expect(v > UINT32_MAX, 1)) {
+        p[0] = 0xcf;
+        put_be64(p + 1, v);
+        return p + 9;
+    }
+    return put_uint(p, v);
 }
 
 /* The IE ids of docs/messages.md. */
@@ -226,108 +273,136 @@ enum {
     KEY_VERSION = -1, KEY_FLAGS = -2, KEY_UID = -3
 };
 
-static inline uint8_t *put_addr(uint8_t *p, unsigned *n, unsigned k4, unsigned k6,
-                                const fs_ip *ip)
-{
-    if (ip->af == 4) {
-        p = put_bin(put_uint(p, k4), ip->b, 4);
-        ++*n;
-    } else if (ip->af == 6) {
-        p = put_bin(put_uint(p, k6), ip->b, 16);
-        ++*n;
-    }
-    return p;
-}
+/* An address under key k4 (IPv4) or k6 (IPv6); nothing for an unset one.
+ * Returns the keys written. */
+#define PUT_ADDR(p, k4, k6, ip)                                                \
+    ((ip).af == 4   ? (p = PUT_KEY_AND(p, k4, 2, 0xc4, 4),                     \
+                       memcpy(p, (ip).b, 4), p += 4, 1u)                       \
+     : (ip).af == 6 ? (p = PUT_KEY_AND(p, k6, 2, 0xc4, 16),                    \
+                       memcpy(p, (ip).b, 16), p += 16, 1u)                     \
+                    : 0u)
+
+#define BIT(b) (UINT64_C(1) << (b))
+/* Fields that few flows have: tested as a block before one by one. */
+#define RARE_MIDDLE                                                            \
+    (BIT(FS_F_SRC_VLAN) | BIT(FS_F_DST_VLAN) | BIT(FS_F_SRC_MAC) |             \
+     BIT(FS_F_DST_MAC) | BIT(FS_F_MPLS) | BIT(FS_F_DIRECTION) |                \
+     BIT(FS_F_FWD_STATUS) | BIT(FS_F_ICMP) | BIT(FS_F_POST_SRC_ADDR) |         \
+     BIT(FS_F_POST_DST_ADDR) | BIT(FS_F_POST_SRC_PORT) | BIT(FS_F_POST_DST_PORT))
+#define RARE_END                                                               \
+    (BIT(FS_F_REV_PACKETS) | BIT(FS_F_REV_BYTES) | BIT(FS_F_REV_TOS) |         \
+     BIT(FS_F_REV_TCP_FLAGS) | BIT(FS_F_FLOW_ID) | BIT(FS_F_UID))
 
 static uint8_t *put_flow(uint8_t *p, const struct fs_flow *f)
 {
+    const uint64_t present = f->present;
     uint8_t *head = p;
-    unsigned n = 0;
+    unsigned n = 2; /* version and domain */
 
     p += 3; /* map16 header, patched below */
-#define PUT_U(key, val) (p = put_uint(put_uint(p, (key)), (val)), n++)
+#define HAS(bit) (present & BIT(bit))
+#define PUT_U(key, val) (p = put_uint(PUT_KEY(p, key), (val)), n++)
 #define OPT_U(bit, key, val)                  \
     do {                                      \
-        if (FS_FLOW_HAS(f, bit))              \
+        if (HAS(bit))                         \
             PUT_U(key, val);                  \
+    } while (0)
+/* Fields most flows have: laid out in line. */
+#define COMMON_U(bit, key, val)               \
+    do {                                      \
+        if (__builtin_expect(HAS(bit) != 0, 1)) \
+            PUT_U(key, val);                  \
+    } while (0)
+#define OPT_T(bit, key, val)                  \
+    do {                                      \
+        if (__builtin_expect(HAS(bit) != 0, 1)) { \
+            p = put_time(PUT_KEY(p, key), (val)); \
+            n++;                              \
+        }                                     \
     } while (0)
 #define OPT_ADDR(bit, k4, k6, ip)             \
     do {                                      \
-        if (FS_FLOW_HAS(f, bit))              \
-            p = put_addr(p, &n, k4, k6, &(ip)); \
+        if (HAS(bit))                         \
+            n += PUT_ADDR(p, k4, k6, ip);     \
+    } while (0)
+#define OPT_MAC(bit, key, mac)                \
+    do {                                      \
+        if (HAS(bit)) {                       \
+            p = PUT_KEY_AND(p, key, 2, 0xc4, 6); \
+            memcpy(p, (mac), 6);              \
+            p += 6;                           \
+            n++;                              \
+        }                                     \
     } while (0)
 
-    p = put_addr(p, &n, IE_EXPORTER_V4, IE_EXPORTER_V6, &f->exporter);
-    *p++ = 0xff; /* -1 */
-    p = put_uint(p, f->version);
-    n++;
-    PUT_U(IE_DOMAIN, f->domain);
-    if (f->flags) {
-        *p++ = 0xfe; /* -2 */
-        p = put_uint(p, f->flags);
-        n++;
-    }
+    n += PUT_ADDR(p, IE_EXPORTER_V4, IE_EXPORTER_V6, f->exporter);
+    p = put_uint(PUT_KEY(p, KEY_VERSION), f->version);
+    p = put_uint(PUT_KEY(p, IE_DOMAIN), f->domain);
+    if (f->flags)
+        PUT_U(KEY_FLAGS, f->flags);
     OPT_ADDR(FS_F_SRC_ADDR, IE_SRC_V4, IE_SRC_V6, f->src_addr);
     OPT_ADDR(FS_F_DST_ADDR, IE_DST_V4, IE_DST_V6, f->dst_addr);
-    OPT_U(FS_F_SRC_PORT, IE_SRC_PORT, f->src_port);
-    OPT_U(FS_F_DST_PORT, IE_DST_PORT, f->dst_port);
-    OPT_U(FS_F_PROTO, IE_PROTO, f->proto);
-    OPT_U(FS_F_TOS, IE_TOS, f->tos);
-    OPT_U(FS_F_TCP_FLAGS, IE_TCP_FLAGS, f->tcp_flags);
-    OPT_U(FS_F_PACKETS, IE_PACKETS, f->packets);
-    OPT_U(FS_F_BYTES, IE_BYTES, f->bytes);
-    OPT_U(FS_F_IN_IF, IE_IN_IF, f->in_if);
-    OPT_U(FS_F_OUT_IF, IE_OUT_IF, f->out_if);
-    OPT_U(FS_F_START, IE_START_MS, f->start_ms);
-    OPT_U(FS_F_END, IE_END_MS, f->end_ms);
-    OPT_U(FS_F_SAMPLING, IE_SAMPLING, f->sampling_rate);
+    COMMON_U(FS_F_SRC_PORT, IE_SRC_PORT, f->src_port);
+    COMMON_U(FS_F_DST_PORT, IE_DST_PORT, f->dst_port);
+    COMMON_U(FS_F_PROTO, IE_PROTO, f->proto);
+    COMMON_U(FS_F_TOS, IE_TOS, f->tos);
+    COMMON_U(FS_F_TCP_FLAGS, IE_TCP_FLAGS, f->tcp_flags);
+    COMMON_U(FS_F_PACKETS, IE_PACKETS, f->packets);
+    COMMON_U(FS_F_BYTES, IE_BYTES, f->bytes);
+    COMMON_U(FS_F_IN_IF, IE_IN_IF, f->in_if);
+    COMMON_U(FS_F_OUT_IF, IE_OUT_IF, f->out_if);
+    OPT_T(FS_F_START, IE_START_MS, f->start_ms);
+    OPT_T(FS_F_END, IE_END_MS, f->end_ms);
+    COMMON_U(FS_F_SAMPLING, IE_SAMPLING, f->sampling_rate);
     OPT_U(FS_F_SAMPLER_ID, IE_SAMPLER_ID, f->sampler_id);
     OPT_ADDR(FS_F_NEXT_HOP, IE_NEXT_HOP_V4, IE_NEXT_HOP_V6, f->next_hop);
     OPT_ADDR(FS_F_BGP_NEXT_HOP, IE_BGP_NEXT_HOP_V4, IE_BGP_NEXT_HOP_V6, f->bgp_next_hop);
-    OPT_U(FS_F_SRC_AS, IE_SRC_AS, f->src_as);
-    OPT_U(FS_F_DST_AS, IE_DST_AS, f->dst_as);
-    OPT_U(FS_F_SRC_MASK, IE_SRC_MASK, f->src_mask);
-    OPT_U(FS_F_DST_MASK, IE_DST_MASK, f->dst_mask);
-    OPT_U(FS_F_SRC_VLAN, IE_SRC_VLAN, f->src_vlan);
-    OPT_U(FS_F_DST_VLAN, IE_DST_VLAN, f->dst_vlan);
-    if (FS_FLOW_HAS(f, FS_F_SRC_MAC)) {
-        p = put_bin(put_uint(p, IE_SRC_MAC), f->src_mac, 6);
-        n++;
+    COMMON_U(FS_F_SRC_AS, IE_SRC_AS, f->src_as);
+    COMMON_U(FS_F_DST_AS, IE_DST_AS, f->dst_as);
+    COMMON_U(FS_F_SRC_MASK, IE_SRC_MASK, f->src_mask);
+    COMMON_U(FS_F_DST_MASK, IE_DST_MASK, f->dst_mask);
+    if (present & RARE_MIDDLE) {
+        OPT_U(FS_F_SRC_VLAN, IE_SRC_VLAN, f->src_vlan);
+        OPT_U(FS_F_DST_VLAN, IE_DST_VLAN, f->dst_vlan);
+        OPT_MAC(FS_F_SRC_MAC, IE_SRC_MAC, f->src_mac);
+        OPT_MAC(FS_F_DST_MAC, IE_DST_MAC, f->dst_mac);
+        if (HAS(FS_F_MPLS)) {
+            unsigned m = f->mpls_count < FS_FLOW_MPLS_MAX ? f->mpls_count : FS_FLOW_MPLS_MAX;
+            for (unsigned i = 0; i < m; i++) { /* keys 70..75: one byte each */
+                p = put_uint(put_const(p, IE_MPLS_FIRST + i, 1), f->mpls[i]);
+                n++;
+            }
+        }
+        OPT_U(FS_F_DIRECTION, IE_DIRECTION, f->direction);
+        OPT_U(FS_F_FWD_STATUS, IE_FWD_STATUS, f->fwd_status);
+        OPT_U(FS_F_ICMP, IE_ICMP_TYPE, f->icmp_type);
+        OPT_U(FS_F_ICMP, IE_ICMP_CODE, f->icmp_code);
+        OPT_ADDR(FS_F_POST_SRC_ADDR, IE_POST_SRC_V4, IE_POST_SRC_V6, f->post_src_addr);
+        OPT_ADDR(FS_F_POST_DST_ADDR, IE_POST_DST_V4, IE_POST_DST_V6, f->post_dst_addr);
+        OPT_U(FS_F_POST_SRC_PORT, IE_POST_SRC_PORT, f->post_src_port);
+        OPT_U(FS_F_POST_DST_PORT, IE_POST_DST_PORT, f->post_dst_port);
     }
-    if (FS_FLOW_HAS(f, FS_F_DST_MAC)) {
-        p = put_bin(put_uint(p, IE_DST_MAC), f->dst_mac, 6);
-        n++;
+    COMMON_U(FS_F_IP_VERSION, IE_IP_VERSION, f->ip_version);
+    if (present & RARE_END) {
+        OPT_U(FS_F_REV_PACKETS, IE_REV_PACKETS, f->rev_packets);
+        OPT_U(FS_F_REV_BYTES, IE_REV_BYTES, f->rev_bytes);
+        OPT_U(FS_F_REV_TOS, IE_REV_TOS, f->rev_tos);
+        OPT_U(FS_F_REV_TCP_FLAGS, IE_REV_TCP_FLAGS, f->rev_tcp_flags);
+        OPT_U(FS_F_FLOW_ID, IE_FLOW_ID, f->flow_id);
+        if (HAS(FS_F_UID)) {
+            size_t len = strnlen(f->uid, FS_FLOW_UID_MAX - 1);
+            p = PUT_KEY_AND(p, KEY_UID, 1, 0xa0 | len, 0); /* fixstr: len < 32 */
+            memcpy(p, f->uid, len);
+            p += len;
+            n++;
+        }
     }
-    if (FS_FLOW_HAS(f, FS_F_MPLS)) {
-        unsigned m = f->mpls_count < FS_FLOW_MPLS_MAX ? f->mpls_count : FS_FLOW_MPLS_MAX;
-        for (unsigned i = 0; i < m; i++)
-            PUT_U(IE_MPLS_FIRST + i, f->mpls[i]);
-    }
-    OPT_U(FS_F_DIRECTION, IE_DIRECTION, f->direction);
-    OPT_U(FS_F_FWD_STATUS, IE_FWD_STATUS, f->fwd_status);
-    OPT_U(FS_F_ICMP, IE_ICMP_TYPE, f->icmp_type);
-    OPT_U(FS_F_ICMP, IE_ICMP_CODE, f->icmp_code);
-    OPT_ADDR(FS_F_POST_SRC_ADDR, IE_POST_SRC_V4, IE_POST_SRC_V6, f->post_src_addr);
-    OPT_ADDR(FS_F_POST_DST_ADDR, IE_POST_DST_V4, IE_POST_DST_V6, f->post_dst_addr);
-    OPT_U(FS_F_POST_SRC_PORT, IE_POST_SRC_PORT, f->post_src_port);
-    OPT_U(FS_F_POST_DST_PORT, IE_POST_DST_PORT, f->post_dst_port);
-    OPT_U(FS_F_IP_VERSION, IE_IP_VERSION, f->ip_version);
-    OPT_U(FS_F_REV_PACKETS, IE_REV_PACKETS, f->rev_packets);
-    OPT_U(FS_F_REV_BYTES, IE_REV_BYTES, f->rev_bytes);
-    OPT_U(FS_F_REV_TOS, IE_REV_TOS, f->rev_tos);
-    OPT_U(FS_F_REV_TCP_FLAGS, IE_REV_TCP_FLAGS, f->rev_tcp_flags);
-    OPT_U(FS_F_FLOW_ID, IE_FLOW_ID, f->flow_id);
-    if (FS_FLOW_HAS(f, FS_F_UID)) {
-        size_t len = strnlen(f->uid, FS_FLOW_UID_MAX - 1);
-        *p++ = 0xfd; /* -3 */
-        *p++ = (uint8_t)(0xa0 | len); /* fixstr: len < 32 */
-        memcpy(p, f->uid, len);
-        p += len;
-        n++;
-    }
+#undef HAS
 #undef PUT_U
 #undef OPT_U
+#undef OPT_T
 #undef OPT_ADDR
+#undef OPT_MAC
 
     head[0] = 0xde;
     put_be16(head + 1, (uint16_t)n);
@@ -1183,7 +1258,7 @@ struct fs_events_writer {
 };
 
 static const char *const host_metric_names[FS_SUMMARY_HOST_METRICS] = {
-    "bytes_out", "bytes_in", "packets", "flows", "peers", "ports" };
+    "bytes_out", "bytes_in", "packets", "flows", "distinct_peers", "distinct_ports" };
 
 const char *fs_summary_metric_name(unsigned i)
 {

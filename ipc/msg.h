@@ -152,7 +152,8 @@ struct fs_summary_stat {
 
 /* The metrics of struct fs_summary_host, in this order. */
 enum { FS_SUMMARY_HOST_METRICS = 6 };
-/* "bytes_out", "bytes_in", "packets", "flows", "peers", "ports"; NULL past the end. */
+/* "bytes_out", "bytes_in", "packets", "flows", "distinct_peers", "distinct_ports"
+ * (the analyzer's metric names); NULL past the end. */
 const char *fs_summary_metric_name(unsigned i);
 
 /* One host's period totals and its baseline statistics. */

@@ -56,15 +56,6 @@ struct snap_header {
     uint64_t saved_at;
 };
 
-static uint64_t fnv64(uint64_t h, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * UINT64_C(1099511628211);
-    return h;
-}
-
-#define FNV64_INIT UINT64_C(14695981039346656037)
-
 static void put_le(uint8_t *p, uint64_t v, int n)
 {
     for (int i = 0; i < n; i++)
@@ -92,7 +83,7 @@ static void header_encode(const struct snap_header *h, uint8_t out[SNAP_HEADER])
     put_le(out + 40, h->hll_p, 4);
     put_le(out + 44, h->hosts, 4);
     put_le(out + 48, h->saved_at, 8);
-    put_le(out + 60, (uint32_t)fnv64(FNV64_INIT, out, 60), 4);
+    put_le(out + 60, (uint32_t)fs_fnv64(FS_FNV64_INIT, out, 60), 4);
 }
 
 /* ------------------------------------------------------------------ */
@@ -112,7 +103,7 @@ static void out_write(struct snap_out *o, const void *p, size_t n)
         o->err = true;
         return;
     }
-    o->sum = fnv64(o->sum, p, n);
+    o->sum = fs_fnv64(o->sum, p, n);
     o->len += n;
 }
 
@@ -356,7 +347,7 @@ int fs_analyzer_save(struct fs_an_ctx *c, const char *path, char *err, size_t er
     char tmp[PATH_MAX];
     uint8_t head[SNAP_HEADER];
     struct snap_header h = { 0 };
-    struct snap_out o = { NULL, 0, FNV64_INIT, false };
+    struct snap_out o = { NULL, 0, FS_FNV64_INIT, false };
     int fd;
 
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
@@ -607,7 +598,7 @@ enum fs_snap_result fs_analyzer_load(struct fs_an_ctx *c, const char *path, char
     uint8_t head[SNAP_HEADER], chunk[65536];
     char why[256];
     FILE *fp = fopen(path, "rb");
-    uint64_t sum = FNV64_INIT, len = 0;
+    uint64_t sum = FS_FNV64_INIT, len = 0;
     size_t n;
 
     if (fp == NULL) {
@@ -624,13 +615,13 @@ enum fs_snap_result fs_analyzer_load(struct fs_an_ctx *c, const char *path, char
     }
     uint32_t version = (uint32_t)get_le(head + 8, 4);
     if (n == sizeof(head) && version != SNAP_VERSION &&
-        (uint32_t)get_le(head + 60, 4) == (uint32_t)fnv64(FNV64_INIT, head, 60)) {
+        (uint32_t)get_le(head + 60, 4) == (uint32_t)fs_fnv64(FS_FNV64_INIT, head, 60)) {
         fclose(fp);
         snprintf(why, sizeof(why), "format version %u, this build reads %u", version,
                  SNAP_VERSION);
         return reject(path, "old", why, err, errlen);
     }
-    if (n < sizeof(head) || (uint32_t)get_le(head + 60, 4) != (uint32_t)fnv64(FNV64_INIT, head, 60)) {
+    if (n < sizeof(head) || (uint32_t)get_le(head + 60, 4) != (uint32_t)fs_fnv64(FS_FNV64_INIT, head, 60)) {
         fclose(fp);
         return reject(path, "corrupt", "damaged or truncated header", err, errlen);
     }
@@ -638,7 +629,7 @@ enum fs_snap_result fs_analyzer_load(struct fs_an_ctx *c, const char *path, char
     uint32_t window = (uint32_t)get_le(head + 32, 4);
     int32_t offset = (int32_t)(uint32_t)get_le(head + 36, 4);
     while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-        sum = fnv64(sum, chunk, n);
+        sum = fs_fnv64(sum, chunk, n);
         len += n;
     }
     if (ferror(fp)) {

@@ -152,6 +152,14 @@ static const struct fs_opt rows[] = {
       "write the JSON report at the end of --read (and on SIGUSR2 when live)", false, 0, 0 },
     { "publish", FS_OPT_STR, OFF(publish), 0, 0, fs_opts_check_endpoint, NULL, "ENDPOINT",
       "events-bus endpoint for anomalies and summaries", false, 0, 0 },
+    { "journal", FS_OPT_STR, OFF(journal), 0, 0, NULL, NULL, "DIR",
+      "keep every anomaly and summary message, numbered, in a bounded journal in DIR "
+      "(written before publishing; what --replay serves)", false, 0, 0 },
+    { "journal-max", FS_OPT_BYTES, OFF(journal_max), 1u << 20, 1ull << 40, NULL, NULL, "BYTES",
+      "size of the journal at most, oldest messages removed first; default 64M", false, 0, 0 },
+    { "replay", FS_OPT_STR, OFF(replay), 0, 0, fs_opts_check_endpoint, NULL, "ENDPOINT",
+      "answer replay requests from the journal on this endpoint (a ZeroMQ ROUTER, bound "
+      "unless '>'); needs --journal", false, 0, 0 },
     { "sender", FS_OPT_STR, OFF(sender), 0, 0, NULL, NULL, "ID",
       "sender id on the events bus; default analyzer@<hostname>", false, 0, 0 },
     { "snapshot", FS_OPT_STR, OFF(snapshot), 0, 0, NULL, NULL, "FILE",
@@ -211,6 +219,9 @@ static const struct fs_opt rows[] = {
       "flush the alerts file this often when live; default 1s", false, 0, 0 },
     { "stats-interval", FS_OPT_SECONDS, OFF(stats_interval), 0, DAY, NULL, NULL, "SECONDS",
       "log counters this often when live, 0 never; default 5m", false, 0, 0 },
+    { "finish-at-exit", FS_OPT_FLAG, OFF(finish_at_exit), 0, 0, NULL, NULL, NULL,
+      "at a live shutdown, close every open window so that its anomalies and summary are "
+      "sent before exit (flows for those windows are late after a restart)", false, 0, 0 },
     { "quiet", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_WARNING, 0, NULL, NULL, NULL,
       "log warnings and errors only", false, 0, 0 },
     { "verbose", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_DEBUG, 0, NULL, NULL, NULL,
@@ -246,6 +257,7 @@ void fs_an_config_init(struct fs_an_config *c)
     c->snapshot_interval = 600;
     c->flush_interval = 1;
     c->stats_interval = 300;
+    c->journal_max = 64ull << 20;
     c->log_level = FS_LOG_INFO;
 }
 
@@ -293,6 +305,10 @@ int fs_an_config_check(struct fs_an_config *c, char *err, size_t errlen)
     enum fs_in_format fmt;
     if (c->format && fs_in_format_parse(c->format, &fmt) != 0) {
         fs_opts_fail(err, errlen, "format: '%s' is not auto, csv, json or pcap", c->format);
+        return -1;
+    }
+    if (c->replay != NULL && c->journal == NULL) {
+        fs_opts_fail(err, errlen, "replay needs journal: the replies come from it");
         return -1;
     }
     if (c->read.n > 0 && c->subscribe.n > 0) {

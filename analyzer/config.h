@@ -49,6 +49,9 @@ struct fs_an_config {
     char *sender;                 /* NULL: analyzer@<hostname> */
     char *format;                 /* input format of --read files; NULL: by content */
     char *csv_tz;                 /* zone of nfdump CSV times; NULL: local */
+    char *journal;                /* directory of the events journal; NULL: none */
+    uint64_t journal_max;         /* bytes the journal may hold */
+    char *replay;                 /* replay endpoint (ROUTER); needs the journal */
 
     /* Networks and allowlists. */
     struct fs_cidrs home;         /* empty after parsing: the RFC 1918/4193 defaults */
@@ -82,6 +85,7 @@ struct fs_an_config {
     uint32_t snapshot_interval;   /* seconds between snapshots */
     uint32_t flush_interval;      /* seconds between alert file flushes */
     uint32_t stats_interval;      /* seconds between counter log lines, 0: never */
+    bool finish_at_exit;          /* close every open window at a live shutdown */
 
     int log_level;                /* enum fs_log_level */
 };

@@ -94,7 +94,7 @@ struct an_host {
     uint64_t proto_flows[AN_NPROTO], proto_bytes[AN_NPROTO];
     struct an_port ports[AN_HOST_PORTS];
     /* The current summary period. */
-    uint64_t per_bytes_out, per_bytes_in, per_flows;
+    uint64_t per_bytes_out, per_bytes_in, per_flows, per_packets;
     struct an_base *base;
 };
 
@@ -218,6 +218,7 @@ struct fs_an_ctx {
     struct fs_summary_talker *sum_talkers;
     struct fs_summary_port *sum_ports;
     struct fs_summary_proto *sum_protos;
+    struct fs_summary_host *sum_hosts;
 
     struct fs_an_counters n;
 };
@@ -263,6 +264,11 @@ void an_rollup_finish(struct fs_an_ctx *c);
 /* Per flow distributions. */
 void an_rollup_flow(struct fs_an_ctx *c, const struct fs_flow *f);
 void an_rollup_reset(struct fs_an_ctx *c);
+/* A host's whole history of metric `m` as the report and the summaries give
+ * it: windows, mean and std (all slots), median and quartiles (the recent
+ * samples), and the median absolute deviation in `mad` (may be NULL). */
+void an_host_figures(const struct an_host *h, enum fs_metric m, struct fs_summary_stat *out,
+                     double *mad);
 
 /* core.c */
 bool an_is_internal(const struct fs_an_ctx *c, const fs_ip *ip);

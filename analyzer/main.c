@@ -5,9 +5,14 @@
  * Batch mode (--read FILES): the files go through the engine in order, every
  * window is closed at the end, the report is written, and the snapshot (if
  * any) saved. Live mode (--subscribe ENDPOINT...): flows-bus batches feed the
- * same engine; the wall clock only decides when the alert file is flushed,
- * when counters are logged and when the snapshot is saved. SIGINT/SIGTERM
- * stop, SIGUSR1 logs the counters, SIGUSR2 writes the report.
+ * same engine; the wall clock only decides when the alert file is flushed
+ * (and the journal synced), when counters are logged and when the snapshot
+ * is saved. SIGINT/SIGTERM stop, SIGUSR1 logs the counters, SIGUSR2 writes
+ * the report.
+ *
+ * With --replay the live loop also answers replay requests from the
+ * journal. It does so between flows-bus messages: the loop wakes at least
+ * every 250 ms, so an idle analyzer answers within that.
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,12 +25,18 @@
 #include "events.h"
 #include "input.h"
 #include "log.h"
+#include "replay.h"
 
 #define PROGRAM "flowsentry-analyzer"
 #define VERSION "0.1"
 
 #define EXIT_RUNTIME 1
 #define EXIT_CONFIG 2
+
+/* Replay problems logged before only counting. */
+#define LOG_BURST 5
+/* How long the live loop waits for flows before looking at the rest. */
+#define POLL_MS 250
 
 static volatile sig_atomic_t got_stop, got_usr1, got_usr2;
 
@@ -65,7 +76,8 @@ static void add_counter(void *arg, const char *name, uint64_t v)
         l->len += (size_t)n;
 }
 
-static void log_counters(struct fs_an_ctx *c, const struct fs_an_events *e)
+static void log_counters(struct fs_an_ctx *c, const struct fs_an_events *e,
+                         const struct fs_replay_srv *rs)
 {
     struct counter_line l = { .len = 0 };
     const struct fs_an_events_counters *en = fs_an_events_counters(e);
@@ -75,7 +87,32 @@ static void log_counters(struct fs_an_ctx *c, const struct fs_an_events *e)
     add_counter(&l, "alert_errors", en->alert_errors);
     add_counter(&l, "published", en->published);
     add_counter(&l, "publish_errors", en->publish_errors);
+    add_counter(&l, "journal_appended", en->journal_appended);
+    add_counter(&l, "journal_errors", en->journal_errors);
+    add_counter(&l, "journal_dropped", en->journal_dropped);
+    if (rs != NULL) {
+        const struct fs_replay_srv_counters *rn = fs_replay_srv_counters(rs);
+        add_counter(&l, "replay_requests", rn->requests);
+        add_counter(&l, "replay_messages", rn->messages);
+        add_counter(&l, "replay_bad_requests", rn->bad_requests);
+        add_counter(&l, "replay_read_errors", rn->read_errors);
+    }
     fs_log(FS_LOG_INFO, "counters: %s", l.buf);
+}
+
+/* Answers waiting replay requests; logs the first problems. */
+static void serve_replay(struct fs_replay_srv *rs, struct fs_an_events *events)
+{
+    const struct fs_replay_srv_counters *rn = fs_replay_srv_counters(rs);
+    uint64_t problems = rn->bad_requests + rn->read_errors;
+    static uint64_t logged, socket_errors;
+    char err[256];
+
+    if (fs_replay_srv_serve(rs, fs_an_events_journal(events), err, sizeof(err)) < 0 &&
+        socket_errors++ < LOG_BURST)
+        fs_log(FS_LOG_ERROR, "%s", err);
+    if (rn->bad_requests + rn->read_errors != problems && logged++ < LOG_BURST)
+        fs_log(FS_LOG_WARNING, "replay: %s", fs_replay_srv_problem(rs));
 }
 
 static int write_report(struct fs_an_ctx *c, const char *path)
@@ -146,7 +183,7 @@ static int run_batch(struct fs_an_ctx *c, struct fs_in *in, const struct fs_an_c
 
 /* Live: the wall clock decides only flushes, counter lines and snapshots. */
 static int run_live(struct fs_an_ctx *c, struct fs_in *in, struct fs_an_events *events,
-                    const struct fs_an_config *cfg)
+                    struct fs_replay_srv *rs, const struct fs_an_config *cfg)
 {
     const char *const *eps = (const char *const *)cfg->subscribe.v;
     uint64_t now = now_ms(), next_flush, next_snap, next_stats;
@@ -161,10 +198,12 @@ static int run_live(struct fs_an_ctx *c, struct fs_in *in, struct fs_an_events *
     next_snap = now + (uint64_t)cfg->snapshot_interval * 1000;
     next_stats = cfg->stats_interval ? now + (uint64_t)cfg->stats_interval * 1000 : UINT64_MAX;
     while (!got_stop) {
-        if (fs_in_bus_poll(in, 250, NULL) < 0 && errno != EINTR) {
+        if (fs_in_bus_poll(in, POLL_MS, NULL) < 0 && errno != EINTR) {
             fs_log(FS_LOG_ERROR, "flows bus: receive failed");
             return -1;
         }
+        if (rs != NULL)
+            serve_replay(rs, events);
         now = now_ms();
         if (now >= next_flush) {
             fs_an_events_flush(events);
@@ -176,7 +215,7 @@ static int run_live(struct fs_an_ctx *c, struct fs_in *in, struct fs_an_events *
         }
         if (got_usr1 || now >= next_stats) {
             got_usr1 = 0;
-            log_counters(c, events);
+            log_counters(c, events, rs);
             log_input(fs_in_totals(in));
             if (cfg->stats_interval)
                 next_stats = now + (uint64_t)cfg->stats_interval * 1000;
@@ -187,13 +226,36 @@ static int run_live(struct fs_an_ctx *c, struct fs_in *in, struct fs_an_events *
                 write_report(c, cfg->report);
         }
     }
+    if (cfg->finish_at_exit) {
+        /* The findings of the windows still open go out with this run
+         * instead of waiting for flows that may never come. */
+        fs_log(FS_LOG_INFO, "closing the open windows before exit");
+        fs_analyzer_finish(c);
+    }
     return 0;
+}
+
+static void log_journal(struct fs_an_events *events, const char *dir)
+{
+    struct fs_dlog *j = fs_an_events_journal(events);
+    const struct fs_dlog_counters *jn = fs_dlog_counters(j);
+    char held[96] = "empty";
+
+    if (jn->records > 0)
+        snprintf(held, sizeof(held), "messages %llu..%llu (%llu bytes)",
+                 (unsigned long long)fs_dlog_first(j), (unsigned long long)fs_dlog_next(j) - 1,
+                 (unsigned long long)jn->bytes);
+    fs_log(FS_LOG_INFO, "journal %s: id %016llx, %s, next %llu%s", dir,
+           (unsigned long long)fs_dlog_id(j), held, (unsigned long long)fs_dlog_next(j),
+           jn->torn ? "; a torn tail was cut" : "");
 }
 
 int main(int argc, char *argv[])
 {
     struct fs_an_config cfg;
     struct fs_an_events *events = NULL;
+    struct fs_an_events_opts eo;
+    struct fs_replay_srv *rs = NULL;
     struct fs_an_ctx *c = NULL;
     struct fs_in *in = NULL;
     struct fs_in_opts in_opts;
@@ -236,11 +298,25 @@ int main(int argc, char *argv[])
         fs_an_config_free(&cfg);
         return EXIT_CONFIG;
     }
-    events = fs_an_events_new(cfg.alerts, cfg.read.n > 0, cfg.publish, sender, err, sizeof(err));
+    eo = (struct fs_an_events_opts){ cfg.alerts, cfg.read.n > 0, cfg.publish, sender,
+                                     cfg.journal, cfg.journal_max };
+    events = fs_an_events_new(&eo, err, sizeof(err));
     if (events == NULL) {
         fs_log(FS_LOG_ERROR, "%s", err);
         status = EXIT_RUNTIME;
         goto out;
+    }
+    if (cfg.journal != NULL)
+        log_journal(events, cfg.journal);
+    if (cfg.replay != NULL && cfg.read.n > 0)
+        fs_log(FS_LOG_WARNING, "replay: requests are answered in live mode only");
+    if (cfg.replay != NULL && cfg.subscribe.n > 0) {
+        rs = fs_replay_srv_new(cfg.replay, sender, err, sizeof(err));
+        if (rs == NULL) {
+            fs_log(FS_LOG_ERROR, "replay: %s", err);
+            status = EXIT_RUNTIME;
+            goto out;
+        }
     }
     fs_analyzer_on_anomaly(c, fs_an_events_anomaly, events);
     fs_analyzer_on_summary(c, fs_an_events_summary, events);
@@ -277,15 +353,16 @@ int main(int argc, char *argv[])
         status = EXIT_RUNTIME;
         goto out;
     }
-    if (cfg.read.n > 0 ? run_batch(c, in, &cfg) != 0 : run_live(c, in, events, &cfg) != 0)
+    if (cfg.read.n > 0 ? run_batch(c, in, &cfg) != 0 : run_live(c, in, events, rs, &cfg) != 0)
         status = EXIT_RUNTIME;
     log_input(fs_in_totals(in));
     if (cfg.snapshot != NULL && save_snapshot(c, cfg.snapshot) != 0)
         status = EXIT_RUNTIME;
     if (fs_an_events_flush(events) != 0)
         status = EXIT_RUNTIME;
-    log_counters(c, events);
+    log_counters(c, events, rs);
 out:
+    fs_replay_srv_free(rs);
     fs_in_free(in);
     fs_analyzer_free(c);
     fs_an_events_free(events);

@@ -166,23 +166,18 @@ static void host_baseline(struct rep *r, const struct an_host *h)
 {
     out(r, ",\"baseline\":{");
     for (int m = 0; m < FS_M_COUNT; m++) {
-        struct fs_stat st;
-        struct fs_stat_summary q;
-        struct fs_qs all = h->base->all[m];
+        struct fs_summary_stat st;
+        double mad;
 
-        an_base_overall(h->base, (enum fs_metric)m, &st);
-        if (fs_qs_len(&all) < FS_QS_K / 2)
-            for (int k = 0; k < AN_BLOCKS; k++)
-                fs_qs_merge(&all, &h->base->blk[m][k]);
-        fs_qs_summarize(&all, &q);
+        an_host_figures(h, (enum fs_metric)m, &st, &mad);
         out(r, "%s\"%s\":{", m ? "," : "", fs_metric_name((enum fs_metric)m));
-        num(r, "", "samples", (double)st.n);
-        num(r, ",", "mean", fs_stat_mean(&st));
-        num(r, ",", "std", fs_stat_std(&st));
-        num(r, ",", "median", q.median);
-        num(r, ",", "mad", q.mad);
-        num(r, ",", "q1", q.q1);
-        num(r, ",", "q3", q.q3);
+        num(r, "", "samples", (double)st.samples);
+        num(r, ",", "mean", st.mean);
+        num(r, ",", "std", st.std);
+        num(r, ",", "median", st.median);
+        num(r, ",", "mad", mad);
+        num(r, ",", "q1", st.q1);
+        num(r, ",", "q3", st.q3);
         out(r, "}");
     }
     out(r, "}");

@@ -3,7 +3,7 @@
  * summaries it sends: hourly and daily roll-ups into the hour-of-day and
  * day-of-week profiles, protocol and port distributions, top talkers per
  * window with their deviation from their own baselines, and the summary of
- * each summary interval (event time).
+ * each summary interval (event time), with its busiest hosts' statistics.
  *
  * An hour (day) is a profile sample once it is over, which the first window
  * of a later hour shows; the first hour of a run, if it began mid-way, and
@@ -18,6 +18,9 @@
 
 #define PORTS_CAPACITY 256
 
+/* A summary's host statistics are indexed by enum fs_metric. */
+_Static_assert((int)FS_SUMMARY_HOST_METRICS == (int)FS_M_COUNT, "summary host metrics != fs_metric");
+
 int an_rollup_init(struct fs_an_ctx *c)
 {
     const struct fs_an_config *cfg = c->cfg;
@@ -29,6 +32,7 @@ int an_rollup_init(struct fs_an_ctx *c)
     c->sum_talkers = calloc(cfg->top_n, sizeof(*c->sum_talkers));
     c->sum_ports = calloc(cfg->top_n, sizeof(*c->sum_ports));
     c->sum_protos = calloc(256, sizeof(*c->sum_protos));
+    c->sum_hosts = calloc(cfg->top_n, sizeof(*c->sum_hosts));
     if (cfg->report_windows) {
         c->talkers = calloc(cfg->report_windows, sizeof(*c->talkers));
         if (c->talkers != NULL)
@@ -40,7 +44,7 @@ int an_rollup_init(struct fs_an_ctx *c)
             c->talkers[i].t = c->talkers[0].t + (size_t)i * cfg->top_n;
     }
     if (!c->ports || !c->per_ports || !c->port_bytes || !c->per_port_bytes || !c->sum_talkers ||
-        !c->sum_ports || !c->sum_protos)
+        !c->sum_ports || !c->sum_protos || !c->sum_hosts)
         return -1;
     an_rollup_reset(c);
     return 0;
@@ -55,6 +59,7 @@ void an_rollup_free(struct fs_an_ctx *c)
     free(c->sum_talkers);
     free(c->sum_ports);
     free(c->sum_protos);
+    free(c->sum_hosts);
     if (c->talkers)
         free(c->talkers[0].t);
     free(c->talkers);
@@ -244,6 +249,48 @@ static void fill_profile(struct fs_summary_profile *out, const struct fs_stat *s
     }
 }
 
+void an_host_figures(const struct an_host *h, enum fs_metric m, struct fs_summary_stat *out,
+                     double *mad)
+{
+    struct fs_stat st;
+    struct fs_stat_summary q;
+    struct fs_qs all = h->base->all[m];
+
+    an_base_overall(h->base, m, &st);
+    /* The any-time sketch takes few windows; while it holds little, the
+     * per-block ones stand in. */
+    if (fs_qs_len(&all) < FS_QS_K / 2)
+        for (int k = 0; k < AN_BLOCKS; k++)
+            fs_qs_merge(&all, &h->base->blk[m][k]);
+    fs_qs_summarize(&all, &q);
+    out->samples = (uint32_t)st.n;
+    out->mean = fs_stat_mean(&st);
+    out->std = fs_stat_std(&st);
+    out->median = q.median;
+    out->q1 = q.q1;
+    out->q3 = q.q3;
+    if (mad != NULL)
+        *mad = q.mad;
+}
+
+/* The period figures and baselines of a talker's host. */
+static void host_stat(struct fs_an_ctx *c, const struct fs_summary_talker *t,
+                      struct fs_summary_host *out)
+{
+    const struct an_host *h = an_hosts_find(&c->hosts, &t->addr);
+
+    memset(out, 0, sizeof(*out));
+    out->addr = t->addr;
+    out->bytes_out = t->bytes_out;
+    out->bytes_in = t->bytes_in;
+    out->flows = t->flows;
+    if (h == NULL)
+        return;
+    out->packets = h->per_packets;
+    for (int m = 0; m < FS_SUMMARY_HOST_METRICS; m++)
+        an_host_figures(h, (enum fs_metric)m, &out->base[m], NULL);
+}
+
 /* Expected bytes of a talker over the period: the sum of its slot means
  * over the period's windows; z against the summed variances (windows taken
  * as independent). */
@@ -300,10 +347,14 @@ void fs_analyzer_summary(struct fs_an_ctx *c, struct fs_summary *s)
         }
         c->sum_talkers[j] = t;
     }
-    for (uint32_t j = 0; j < n; j++)
+    for (uint32_t j = 0; j < n; j++) {
         talker_expectation(c, &c->sum_talkers[j]);
+        host_stat(c, &c->sum_talkers[j], &c->sum_hosts[j]);
+    }
     s->talkers = c->sum_talkers;
     s->ntalkers = n;
+    s->host_stats = c->sum_hosts;
+    s->nhost_stats = n;
 
     struct fs_topk_entry e[64];
     size_t np = fs_topk_list(c->per_ports, e, top < 64 ? top : 64);
@@ -357,7 +408,7 @@ static void period_close(struct fs_an_ctx *c)
     fs_topk_clear(c->per_port_bytes);
     for (uint32_t i = 0; i < c->hosts.n; i++) {
         struct an_host *h = &c->hosts.h[i];
-        h->per_bytes_out = h->per_bytes_in = h->per_flows = 0;
+        h->per_bytes_out = h->per_bytes_in = h->per_flows = h->per_packets = 0;
     }
     memset(c->period_how, 0, sizeof(c->period_how));
     memset(&c->period, 0, sizeof(c->period));
@@ -389,6 +440,7 @@ void an_rollup_window(struct fs_an_ctx *c, const struct an_net *w)
             h->per_bytes_out += a->v[AN_SUM_BYTES_OUT];
             h->per_bytes_in += a->v[AN_SUM_BYTES_IN];
             h->per_flows += a->v[AN_SUM_FLOWS];
+            h->per_packets += a->v[AN_SUM_PACKETS];
         }
     }
     if ((start + c->win_ms) % len == 0)

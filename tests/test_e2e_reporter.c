@@ -12,9 +12,10 @@
  *     the structured data of RFC 5424 and in EVE JSON;
  *   - period reports appear in the report directory;
  *   - the fault test: while the anomalies stream, the reporter is killed
- *     (SIGKILL) and started again, and rsyslog is stopped and started again;
- *     afterwards no anomaly is missing, and a duplicate line is the same
- *     alert (same id, same content but for the time it was sent).
+ *     (SIGKILL) and started again, rsyslog is stopped and started again, and
+ *     the analyzer is restarted; afterwards no anomaly is missing, and a
+ *     duplicate line is the same alert (same id, same content but for the
+ *     time it was sent).
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -145,22 +146,12 @@ static pid_t spawn_logged(const char *log, char *const argv[])
 /* ------------------------------------------------------------------ */
 /* The analyzer and its input. */
 
-static void start_analyzer(void)
+/* Starts the analyzer on the chosen ports (again, after a restart: same
+ * journal, same alerts file, appended to). */
+static void spawn_analyzer(void)
 {
     char bin[256];
     long long deadline = fs_now_ms() + 10000;
-
-    flows_port = fs_free_port(AF_INET, SOCK_STREAM);
-    events_port = fs_free_port(AF_INET, SOCK_STREAM);
-    do
-        replay_port = fs_free_port(AF_INET, SOCK_STREAM);
-    while (replay_port == events_port || replay_port == flows_port);
-    cr_assert(flows_port > 0 && events_port > 0 && replay_port > 0);
-
-    char err[256];
-    pub = fs_bus_pub(endpoint(flows_port), 100000, err, sizeof(err));
-    cr_assert_not_null(pub, "%s", err);
-    batch = fs_batch_new("test@e2e");
 
     snprintf(bin, sizeof(bin), "%s/flowsentry-analyzer", FS_BINARY_DIR);
     char *argv[] = { bin, "--subscribe", endpoint(flows_port), "--publish",
@@ -179,6 +170,30 @@ static void start_analyzer(void)
         sleep_ms(20);
     }
     sleep_ms(500); /* its subscription reaches our publisher */
+}
+
+static void start_analyzer(void)
+{
+    flows_port = fs_free_port(AF_INET, SOCK_STREAM);
+    events_port = fs_free_port(AF_INET, SOCK_STREAM);
+    do
+        replay_port = fs_free_port(AF_INET, SOCK_STREAM);
+    while (replay_port == events_port || replay_port == flows_port);
+    cr_assert(flows_port > 0 && events_port > 0 && replay_port > 0);
+
+    char err[256];
+    pub = fs_bus_pub(endpoint(flows_port), 100000, err, sizeof(err));
+    cr_assert_not_null(pub, "%s", err);
+    batch = fs_batch_new("test@e2e");
+    spawn_analyzer();
+}
+
+static void restart_analyzer(void)
+{
+    int st;
+
+    cr_assert_eq(fs_proc_stop(analyzer, SIGTERM, 10000, &st), 0);
+    spawn_analyzer();
 }
 
 static void flow(const char *src, uint16_t sport, const char *dst, uint16_t dport,
@@ -640,7 +655,8 @@ Test(e2e_reporter, every_anomaly_reaches_rsyslog_over_udp_tcp_and_tls)
     free(f);
 }
 
-Test(e2e_reporter, nothing_is_lost_when_the_reporter_is_killed_and_rsyslog_restarts)
+Test(e2e_reporter, nothing_is_lost_when_the_reporter_is_killed_and_rsyslog_restarts,
+     .timeout = 180)
 {
     const unsigned windows = 60;
     char specs[3][512];
@@ -666,6 +682,8 @@ Test(e2e_reporter, nothing_is_lost_when_the_reporter_is_killed_and_rsyslog_resta
             kill_reporter(); /* while it still drains what rsyslog missed */
         if (w == 45)
             restart_reporter();
+        if (w == 52)
+            restart_analyzer(); /* its journal goes on: the reporter catches up */
         send_window(w);
         sleep_ms(100);
     }

@@ -109,26 +109,6 @@ static void write_settings(const void *conf, const struct fs_opt *o, FILE *fp)
 }
 
 /* Signed seconds, with the duration suffixes: "-5h", "+5400", "0". */
-static int set_utc_offset(void *conf, const char *v, char *err, size_t errlen)
-{
-    bool neg = v[0] == '-';
-    uint64_t secs;
-
-    if (fs_opts_parse_seconds(v + (v[0] == '-' || v[0] == '+'), &secs, err, errlen) != 0)
-        return -1;
-    if (secs > 14 * 3600) {
-        fs_opts_fail(err, errlen, "'%s' is more than 14 hours from UTC", v);
-        return -1;
-    }
-    ((struct fs_an_config *)conf)->utc_offset = neg ? -(int32_t)secs : (int32_t)secs;
-    return 0;
-}
-
-static void write_utc_offset(const void *conf, const struct fs_opt *o, FILE *fp)
-{
-    fprintf(fp, "%s = %d\n", o->name, (int)((const struct fs_an_config *)conf)->utc_offset);
-}
-
 #define OFF(f) offsetof(struct fs_an_config, f)
 
 static const struct fs_opt rows[] = {
@@ -179,7 +159,7 @@ static const struct fs_opt rows[] = {
       "window; default 2m", false, 0, 0 },
     { "warmup", FS_OPT_SECONDS, OFF(warmup), 0, 365 * DAY, NULL, NULL, "SECONDS",
       "event time of learning before baselines score; default 7d", false, 0, 0 },
-    { "utc-offset", FS_OPT_CUSTOM, 0, 0, 0, set_utc_offset, write_utc_offset, "SECONDS",
+    { "utc-offset", FS_OPT_UTC_OFFSET, OFF(utc_offset), 0, 0, NULL, NULL, "SECONDS",
       "local time offset for hour-of-week slots (e.g. 1h, -5h); default 0 (UTC)", false, 0, 0 },
     { "summary-interval", FS_OPT_SECONDS, OFF(summary_interval), 60, 7 * DAY, NULL, NULL,
       "SECONDS", "event time between baseline summaries on the bus; default 1h", false, 0, 0 },

@@ -235,6 +235,15 @@ static int apply(const struct fs_opt *o, void *conf, const char *v, char *err, s
         else
             *(uint64_t *)field = n;
         return 0;
+    case FS_OPT_UTC_OFFSET:
+        if (fs_opts_parse_seconds(v + (v[0] == '-' || v[0] == '+'), &n, err, errlen) < 0)
+            return -1;
+        if (n > 14 * 3600) {
+            fs_opts_fail(err, errlen, "'%s' is more than 14 hours from UTC", v);
+            return -1;
+        }
+        *(int32_t *)field = v[0] == '-' ? -(int32_t)n : (int32_t)n;
+        return 0;
     case FS_OPT_DOUBLE:
         if (fs_opts_parse_double(v, &d, err, errlen) < 0)
             return -1;
@@ -511,6 +520,9 @@ void fs_opts_write(const struct fs_opts *t, const void *conf, FILE *fp)
         case FS_OPT_U64:
         case FS_OPT_BYTES:
             fprintf(fp, "%s = %llu\n", o->name, (unsigned long long)*(const uint64_t *)field);
+            break;
+        case FS_OPT_UTC_OFFSET:
+            fprintf(fp, "%s = %d\n", o->name, (int)*(const int32_t *)field);
             break;
         case FS_OPT_DOUBLE:
             fprintf(fp, "%s = %.17g\n", o->name, *(const double *)field);

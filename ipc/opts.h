@@ -46,6 +46,8 @@ enum fs_opt_kind {
     FS_OPT_DOUBLE,  /* double within [dmin, dmax] */
     FS_OPT_STR,     /* char *, replaced; freed by fs_opts_free() */
     FS_OPT_STRV,    /* struct fs_strv, each value appended; freed by fs_opts_free() */
+    FS_OPT_UTC_OFFSET, /* int32_t seconds east of UTC, at most 14 hours either way,
+                        * with the SECONDS suffixes and a sign: "1h", "-5h", "+330m" */
     FS_OPT_LOG_FLAG,/* int log level as a flag (--quiet, --verbose): yes sets it to
                      * `min`; no puts FS_LOG_INFO back only when it is `min`, so
                      * --quiet=no after --verbose stays verbose */

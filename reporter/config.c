@@ -344,26 +344,6 @@ fail:
 /* Custom option kinds. */
 
 /* Signed seconds with the duration suffixes: "-5h", "+5400", "0". */
-static int set_utc_offset(void *conf, const char *v, char *err, size_t errlen)
-{
-    bool neg = v[0] == '-';
-    uint64_t secs;
-
-    if (fs_opts_parse_seconds(v + (v[0] == '-' || v[0] == '+'), &secs, err, errlen) != 0)
-        return -1;
-    if (secs > 14 * 3600) {
-        fs_opts_fail(err, errlen, "'%s' is more than 14 hours from UTC", v);
-        return -1;
-    }
-    ((struct fs_rp_config *)conf)->utc_offset = neg ? -(int32_t)secs : (int32_t)secs;
-    return 0;
-}
-
-static void write_utc_offset(const void *conf, const struct fs_opt *o, FILE *fp)
-{
-    fprintf(fp, "%s = %d\n", o->name, (int)((const struct fs_rp_config *)conf)->utc_offset);
-}
-
 /* A syslog HOSTNAME: 1 to 255 printable characters without blanks. */
 static int check_hostname(void *conf, const char *v, char *err, size_t errlen)
 {
@@ -428,7 +408,7 @@ static const struct fs_opt rows[] = {
       false, 0, 0 },
     { "keep-daily", FS_OPT_SECONDS, OFF(keep_daily), 0, 3650 * DAY, NULL, NULL, "SECONDS",
       "remove daily reports older than this, 0 keep all; default 90d", false, 0, 0 },
-    { "utc-offset", FS_OPT_CUSTOM, 0, 0, 0, set_utc_offset, write_utc_offset, "SECONDS",
+    { "utc-offset", FS_OPT_UTC_OFFSET, OFF(utc_offset), 0, 0, NULL, NULL, "SECONDS",
       "where report days begin, east of UTC (e.g. 1h, -5h); default 0", false, 0, 0 },
     { "report-anomalies", FS_OPT_U32, OFF(report_anomalies), 1, 10000000, NULL, NULL, "N",
       "anomalies listed per report at most (the rest counted); default 10000", false, 0, 0 },

@@ -25,6 +25,7 @@ struct conf {
     char *name;
     struct fs_strv files;
     int custom;     /* "even" numbers only, to show a custom setter */
+    int32_t offset;
 };
 
 static int set_even(void *conf, const char *v, char *err, size_t errlen)
@@ -75,6 +76,7 @@ static const struct fs_opt rows[] = {
     { "file", FS_OPT_STRV, OFF(files), .arg = "FILE", .help = "files to read", .repeat = true },
     { "even", FS_OPT_CUSTOM, .set = set_even, .write = write_even, .arg = "N",
       .help = "an even number" },
+    { "offset", FS_OPT_UTC_OFFSET, OFF(offset), .arg = "SECONDS", .help = "east of UTC" },
 };
 
 static const struct fs_opts table = { rows, sizeof(rows) / sizeof(rows[0]), "A test table.\n" };
@@ -408,7 +410,7 @@ Test(opts, written_file_loads_back_the_same)
     cr_assert_str_eq(first,
                      "flag = yes\nu32 = 7\nu64 = 12345678901234\nbytes = 2097152\n"
                      "secs = 86400\nratio = 0.10000000000000001\nname = n\nfile = x\n"
-                     "file = y\neven = 8\n");
+                     "file = y\neven = 8\noffset = 0\n");
     memset(&again, 0, sizeof(again));
     cr_assert_eq(fs_opts_load_file(&table, &again, write_file(first, strlen(first)), err,
                                    sizeof(err)), 0, "%s", err);
@@ -531,4 +533,37 @@ Test(opts, zeromq_endpoints_checked)
         cr_expect_eq(fs_opts_check_endpoint(NULL, bad[i], err, sizeof(err)), -1, "%s", bad[i]);
         cr_expect_not_null(strstr(err, "is not a ZeroMQ endpoint"), "%s", err);
     }
+}
+
+Test(opts, utc_offsets_are_signed_and_within_14_hours)
+{
+    static const struct { const char *v; int32_t want; } ok[] = {
+        { "0", 0 }, { "1h", 3600 }, { "-5h", -18000 }, { "+330m", 19800 }, { "-14h", -50400 },
+        { "50400", 50400 } };
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        cr_assert_eq(fs_opts_set(&table, &cfg, "offset", ok[i].v, err, sizeof(err)), 0, "%s",
+                     err);
+        cr_expect_eq(cfg.offset, ok[i].want, "%s", ok[i].v);
+    }
+    cr_expect_eq(fs_opts_set(&table, &cfg, "offset", "15h", err, sizeof(err)), -1);
+    cr_expect_str_eq(err, "offset: '15h' is more than 14 hours from UTC");
+    cr_expect_eq(fs_opts_set(&table, &cfg, "offset", "-x", err, sizeof(err)), -1);
+    cr_expect(strstr(err, "not a number") != NULL, "%s", err);
+    cr_expect_eq(cfg.offset, 50400, "a refused value changed the setting");
+
+    /* Written and read back the same, negative ones too. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    cfg.offset = -19800;
+    cfg.bytes = 2048; /* every other row loads back too */
+    fs_opts_write(&table, &cfg, fp);
+    fclose(fp);
+    cr_expect(strstr(text, "offset = -19800\n") != NULL, "%s", text);
+    cfg.offset = 0;
+    cr_assert_eq(fs_opts_load_file(&table, &cfg, write_file(text, len), err, sizeof(err)), 0,
+                 "%s", err);
+    cr_expect_eq(cfg.offset, -19800);
+    free(text);
 }

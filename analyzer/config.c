@@ -202,13 +202,10 @@ static const struct fs_opt rows[] = {
     { "finish-at-exit", FS_OPT_FLAG, OFF(finish_at_exit), 0, 0, NULL, NULL, NULL,
       "at a live shutdown, close every open window so that its anomalies and summary are "
       "sent before exit (flows for those windows are late after a restart)", false, 0, 0 },
-    { "quiet", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_WARNING, 0, NULL, NULL, NULL,
-      "log warnings and errors only", false, 0, 0 },
-    { "verbose", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_DEBUG, 0, NULL, NULL, NULL,
-      "log debugging detail too", false, 0, 0 },
+    FS_OPTS_LOG_ROWS(OFF(log_level)),
 };
 
-static const struct fs_opts table = {
+const struct fs_opts fs_an_config_opts = {
     rows, sizeof(rows) / sizeof(rows[0]),
     "Learns traffic baselines from flows (the flows bus or history files) and reports\n"
     "anomalies with evidence. docs/analyzer.md describes every option.\n"
@@ -243,7 +240,7 @@ void fs_an_config_init(struct fs_an_config *c)
 
 void fs_an_config_free(struct fs_an_config *c)
 {
-    fs_opts_free(&table, c);
+    fs_opts_free(&fs_an_config_opts, c);
     fs_cidrs_free(&c->home);
     fs_cidrs_free(&c->allow);
     for (size_t i = 0; i < c->nset; i++) {
@@ -258,7 +255,7 @@ void fs_an_config_free(struct fs_an_config *c)
 int fs_an_config_set(struct fs_an_config *c, const char *key, const char *value,
                      char *err, size_t errlen)
 {
-    return fs_opts_set(&table, c, key, value, err, errlen);
+    return fs_opts_set(&fs_an_config_opts, c, key, value, err, errlen);
 }
 
 int fs_an_config_check(struct fs_an_config *c, char *err, size_t errlen)
@@ -305,28 +302,11 @@ int fs_an_config_check(struct fs_an_config *c, char *err, size_t errlen)
     return 0;
 }
 
-enum fs_an_config_result fs_an_config_parse_args(struct fs_an_config *c, int argc,
-                                                 char *const argv[], char *err, size_t errlen)
+enum fs_opts_result fs_an_config_parse_args(struct fs_an_config *c, int argc, char *const argv[],
+                                            char *err, size_t errlen)
 {
-    switch (fs_opts_parse_args(&table, c, argc, argv, NULL, err, errlen)) {
-    case FS_OPTS_HELP:
-        return FS_AN_CONFIG_HELP;
-    case FS_OPTS_VERSION:
-        return FS_AN_CONFIG_VERSION;
-    case FS_OPTS_ERROR:
-        return FS_AN_CONFIG_ERROR;
-    case FS_OPTS_OK:
-        break;
-    }
-    return fs_an_config_check(c, err, errlen) == 0 ? FS_AN_CONFIG_OK : FS_AN_CONFIG_ERROR;
-}
+    enum fs_opts_result r = fs_opts_parse_args(&fs_an_config_opts, c, argc, argv, NULL, err,
+                                               errlen);
 
-void fs_an_config_write(const struct fs_an_config *c, FILE *fp)
-{
-    fs_opts_write(&table, c, fp);
-}
-
-void fs_an_config_usage(FILE *fp, const char *program)
-{
-    fs_opts_usage(&table, fp, program);
+    return r == FS_OPTS_OK && fs_an_config_check(c, err, errlen) != 0 ? FS_OPTS_ERROR : r;
 }

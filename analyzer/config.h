@@ -3,8 +3,8 @@
  * (-c FILE, `key = value` lines) and the detector settings given with
  * `--set detector.key=value`.
  *
- * The option table (config.c) drives the command line, the file, the usage
- * text and fs_an_config_write() through ipc/opts.h. Detector settings are
+ * The option table fs_an_config_opts drives the command line, the file, the
+ * usage text and the written config through ipc/opts.h. Detector settings are
  * not in the table: every detector reads its own keys with fs_an_param() and
  * the analyzer reports any `--set` key that no detector read as an error, so
  * a typo never silently leaves a default in force.
@@ -17,7 +17,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "cidr.h"
 #include "flow.h"
@@ -90,20 +89,16 @@ struct fs_an_config {
     int log_level;                /* enum fs_log_level */
 };
 
-enum fs_an_config_result {
-    FS_AN_CONFIG_ERROR = -1,
-    FS_AN_CONFIG_OK = 0,
-    FS_AN_CONFIG_HELP,
-    FS_AN_CONFIG_VERSION
-};
-
 /* Sets every default. */
 void fs_an_config_init(struct fs_an_config *c);
 void fs_an_config_free(struct fs_an_config *c);
 
+/* The option table: fs_opts_usage() and fs_opts_write() take it. */
+extern const struct fs_opts fs_an_config_opts;
+
 /* Reads -c FILE and the command line, then checks options against each other. */
-enum fs_an_config_result fs_an_config_parse_args(struct fs_an_config *c, int argc,
-                                                 char *const argv[], char *err, size_t errlen);
+enum fs_opts_result fs_an_config_parse_args(struct fs_an_config *c, int argc, char *const argv[],
+                                            char *err, size_t errlen);
 
 /* Sets one option by name, as a file line would ("home-net", "10.0.0.0/8"). */
 int fs_an_config_set(struct fs_an_config *c, const char *key, const char *value,
@@ -118,8 +113,5 @@ int fs_an_config_check(struct fs_an_config *c, char *err, size_t errlen);
 #define fs_an_prefixes_match fs_cidrs_match
 #define fs_an_prefixes_free fs_cidrs_free
 #define fs_an_prefix_format fs_cidr_format
-
-void fs_an_config_write(const struct fs_an_config *c, FILE *fp);
-void fs_an_config_usage(FILE *fp, const char *program);
 
 #endif

@@ -28,10 +28,9 @@
 #include "replay.h"
 
 #define PROGRAM "flowsentry-analyzer"
-#define VERSION "0.1"
 
 #define EXIT_RUNTIME 1
-#define EXIT_CONFIG 2
+#define EXIT_CONFIG FS_OPTS_EXIT_CONFIG
 
 /* Replay problems logged before only counting. */
 #define LOG_BURST 5
@@ -260,25 +259,15 @@ int main(int argc, char *argv[])
     struct fs_in *in = NULL;
     struct fs_in_opts in_opts;
     char err[512], sender[FS_MSG_SENDER_MAX];
-    int status = 0;
+    int rc, status = 0;
 
     fs_log_set_program(PROGRAM);
     fs_an_config_init(&cfg);
-    switch (fs_an_config_parse_args(&cfg, argc, argv, err, sizeof(err))) {
-    case FS_AN_CONFIG_HELP:
-        fs_an_config_usage(stdout, PROGRAM);
+    rc = fs_opts_main(fs_an_config_parse_args(&cfg, argc, argv, err, sizeof(err)),
+                      &fs_an_config_opts, PROGRAM, err, true);
+    if (rc >= 0) {
         fs_an_config_free(&cfg);
-        return 0;
-    case FS_AN_CONFIG_VERSION:
-        printf("%s %s\n", PROGRAM, VERSION);
-        fs_an_config_free(&cfg);
-        return 0;
-    case FS_AN_CONFIG_ERROR:
-        fprintf(stderr, "%s: %s (see --help)\n", PROGRAM, err);
-        fs_an_config_free(&cfg);
-        return EXIT_CONFIG;
-    case FS_AN_CONFIG_OK:
-        break;
+        return rc;
     }
     fs_log_set_level((enum fs_log_level)cfg.log_level);
     if (cfg.read.n == 0 && cfg.subscribe.n == 0) {

@@ -17,26 +17,24 @@
  *     'D' one per detector with a save hook: its name and its own bytes
  *     'E' end
  *
- * Saving writes a temporary file next to the target, fsyncs it, renames it
- * over the target and fsyncs the directory: a crash leaves the old snapshot
- * or the new one, never half of one. Loading first checks the header and the
- * whole body's length and checksum, and only then parses; a file that fails
- * any check (truncated, corrupt, another version, made with another window
- * length or UTC offset) is renamed aside with a clear message, and the engine
- * starts fresh. Windows still open are not saved: their flows are lost
- * across a restart, and the restored watermark keeps older flows out.
+ * Saving replaces the file whole (atomicfile.h): a crash leaves the old
+ * snapshot or the new one, never half of one. Loading first checks the
+ * header and the whole body's length and checksum, and only then parses; a
+ * file that fails any check (truncated, corrupt, another version, made with
+ * another window length or UTC offset) is renamed aside with a clear
+ * message, and the engine starts fresh. Windows still open are not saved:
+ * their flows are lost across a restart, and the restored watermark keeps
+ * older flows out.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "atomicfile.h"
+#include "binio.h"
 #include "core.h"
 #include "log.h"
 
@@ -56,34 +54,20 @@ struct snap_header {
     uint64_t saved_at;
 };
 
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static void header_encode(const struct snap_header *h, uint8_t out[SNAP_HEADER])
 {
     memset(out, 0, SNAP_HEADER);
     memcpy(out, SNAP_MAGIC, 8);
-    put_le(out + 8, h->version, 4);
-    put_le(out + 12, SNAP_HEADER, 4);
-    put_le(out + 16, h->body_len, 8);
-    put_le(out + 24, h->body_sum, 8);
-    put_le(out + 32, h->window, 4);
-    put_le(out + 36, (uint32_t)h->utc_offset, 4);
-    put_le(out + 40, h->hll_p, 4);
-    put_le(out + 44, h->hosts, 4);
-    put_le(out + 48, h->saved_at, 8);
-    put_le(out + 60, (uint32_t)fs_fnv64(FS_FNV64_INIT, out, 60), 4);
+    fs_put_le(out + 8, h->version, 4);
+    fs_put_le(out + 12, SNAP_HEADER, 4);
+    fs_put_le(out + 16, h->body_len, 8);
+    fs_put_le(out + 24, h->body_sum, 8);
+    fs_put_le(out + 32, h->window, 4);
+    fs_put_le(out + 36, (uint32_t)h->utc_offset, 4);
+    fs_put_le(out + 40, h->hll_p, 4);
+    fs_put_le(out + 44, h->hosts, 4);
+    fs_put_le(out + 48, h->saved_at, 8);
+    fs_put_le(out + 60, (uint32_t)fs_fnv64(FS_FNV64_INIT, out, 60), 4);
 }
 
 /* ------------------------------------------------------------------ */
@@ -116,7 +100,7 @@ static void out_record(struct snap_out *o, uint8_t tag, const struct fs_buf_w *w
         return;
     }
     head[0] = tag;
-    put_le(head + 1, w->len, 4);
+    fs_put_le(head + 1, w->len, 4);
     out_write(o, head, sizeof(head));
     out_write(o, w->p, w->len);
 }
@@ -277,7 +261,7 @@ static int save_detector(struct fs_an_ctx *c, size_t i, struct snap_out *o)
     if (rc == 0 && nlen < 256 && size < SNAP_MAX_RECORD - 256) {
         uint8_t head[6];
         head[0] = REC_DETECTOR;
-        put_le(head + 1, 1 + nlen + size, 4);
+        fs_put_le(head + 1, 1 + nlen + size, 4);
         head[5] = (uint8_t)nlen;
         out_write(o, head, sizeof(head));
         out_write(o, name, nlen);
@@ -329,41 +313,20 @@ static int write_body(struct fs_an_ctx *c, struct snap_out *o, char *err, size_t
     return rc;
 }
 
-static void fsync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 int fs_analyzer_save(struct fs_an_ctx *c, const char *path, char *err, size_t errlen)
 {
-    char tmp[PATH_MAX];
     uint8_t head[SNAP_HEADER];
     struct snap_header h = { 0 };
     struct snap_out o = { NULL, 0, FS_FNV64_INIT, false };
-    int fd;
+    struct fs_atomic *a = fs_atomic_open(path, 0640, err, errlen);
 
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
-        snprintf(err, errlen, "%s: path too long", path);
+    if (a == NULL)
         return -1;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0 || (o.fp = fdopen(fd, "wb")) == NULL) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
+    o.fp = fs_atomic_fp(a);
+    /* The header, which covers the body, is written again once the body is. */
     memset(head, 0, sizeof(head));
     if (fwrite(head, 1, sizeof(head), o.fp) != sizeof(head)) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
         goto fail;
     }
     if (write_body(c, &o, err, errlen) != 0)
@@ -377,27 +340,13 @@ int fs_analyzer_save(struct fs_an_ctx *c, const char *path, char *err, size_t er
     h.hosts = c->hosts.n;
     h.saved_at = (uint64_t)time(NULL);
     header_encode(&h, head);
-    if (fseek(o.fp, 0, SEEK_SET) != 0 || fwrite(head, 1, sizeof(head), o.fp) != sizeof(head) ||
-        fflush(o.fp) != 0 || fsync(fileno(o.fp)) != 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+    if (fseek(o.fp, 0, SEEK_SET) != 0 || fwrite(head, 1, sizeof(head), o.fp) != sizeof(head)) {
+        snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
         goto fail;
     }
-    if (fclose(o.fp) != 0) {
-        o.fp = NULL;
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    o.fp = NULL;
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "rename %s to %s: %s", tmp, path, strerror(errno));
-        goto fail;
-    }
-    fsync_dir(path);
-    return 0;
+    return fs_atomic_commit(a, err, errlen);
 fail:
-    if (o.fp)
-        fclose(o.fp);
-    unlink(tmp);
+    fs_atomic_abort(a);
     return -1;
 }
 
@@ -531,7 +480,7 @@ static int parse_body(struct fs_an_ctx *c, FILE *fp, uint64_t body_len, char *er
         if (fread(head, 1, 5, fp) != 5)
             break;
         uint8_t tag = head[0];
-        uint32_t len = (uint32_t)get_le(head + 1, 4);
+        uint32_t len = (uint32_t)fs_get_le(head + 1, 4);
         off += 5;
         if (len > body_len - off || len > SNAP_MAX_RECORD) {
             snprintf(err, errlen, "record '%c' longer than the file", tag);
@@ -613,21 +562,21 @@ enum fs_snap_result fs_analyzer_load(struct fs_an_ctx *c, const char *path, char
         return reject(path, "corrupt", n < 8 ? "truncated header" : "not an analyzer snapshot",
                       err, errlen);
     }
-    uint32_t version = (uint32_t)get_le(head + 8, 4);
+    uint32_t version = (uint32_t)fs_get_le(head + 8, 4);
     if (n == sizeof(head) && version != SNAP_VERSION &&
-        (uint32_t)get_le(head + 60, 4) == (uint32_t)fs_fnv64(FS_FNV64_INIT, head, 60)) {
+        (uint32_t)fs_get_le(head + 60, 4) == (uint32_t)fs_fnv64(FS_FNV64_INIT, head, 60)) {
         fclose(fp);
         snprintf(why, sizeof(why), "format version %u, this build reads %u", version,
                  SNAP_VERSION);
         return reject(path, "old", why, err, errlen);
     }
-    if (n < sizeof(head) || (uint32_t)get_le(head + 60, 4) != (uint32_t)fs_fnv64(FS_FNV64_INIT, head, 60)) {
+    if (n < sizeof(head) || (uint32_t)fs_get_le(head + 60, 4) != (uint32_t)fs_fnv64(FS_FNV64_INIT, head, 60)) {
         fclose(fp);
         return reject(path, "corrupt", "damaged or truncated header", err, errlen);
     }
-    uint64_t body_len = get_le(head + 16, 8), body_sum = get_le(head + 24, 8);
-    uint32_t window = (uint32_t)get_le(head + 32, 4);
-    int32_t offset = (int32_t)(uint32_t)get_le(head + 36, 4);
+    uint64_t body_len = fs_get_le(head + 16, 8), body_sum = fs_get_le(head + 24, 8);
+    uint32_t window = (uint32_t)fs_get_le(head + 32, 4);
+    int32_t offset = (int32_t)(uint32_t)fs_get_le(head + 36, 4);
     while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
         sum = fs_fnv64(sum, chunk, n);
         len += n;

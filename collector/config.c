@@ -3,7 +3,7 @@
  *
  * Every option is one row of `options[]`: its name, how its value is parsed
  * and bounded, where it lands in struct fs_config and its help line. The
- * command line, the config file, the usage text and fs_config_write() are
+ * command line, the config file, the usage text and the written config are
  * opts.c walking that table, so adding an option is adding a row.
  */
 #include <arpa/inet.h>
@@ -295,15 +295,12 @@ static const struct fs_opt options[] = {
       .help = "directory of the default bus endpoints; default " DEFAULT_RUN_DIR },
     { "state-dir", FS_OPT_STR, OFF(state_dir), .arg = "DIR",
       .help = "directory of the default template file; default " DEFAULT_STATE_DIR },
-    { "quiet", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_WARNING,
-      .help = "log warnings and errors only" },
-    { "verbose", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_DEBUG,
-      .help = "log debugging detail too" },
+    FS_OPTS_LOG_ROWS(OFF(log_level)),
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
-static const struct fs_opts table = {
+const struct fs_opts fs_config_opts = {
     options, NOPTIONS,
     "Receives NetFlow v5/v9 and IPFIX exports, decodes them and publishes flows.\n"
 };
@@ -316,7 +313,7 @@ const char *fs_config_option_name(size_t i)
 int fs_config_set(struct fs_config *c, const char *key, const char *value, char *err,
                   size_t errlen)
 {
-    return fs_opts_set(&table, c, key, value, err, errlen);
+    return fs_opts_set(&fs_config_opts, c, key, value, err, errlen);
 }
 
 int fs_config_init(struct fs_config *c)
@@ -351,36 +348,30 @@ void fs_config_free(struct fs_config *c)
     free(c->listen);
     free(c->sampling);
     fs_allow_free(c->allow);
-    fs_opts_free(&table, c);
+    fs_opts_free(&fs_config_opts, c);
     free(c->config_file);
     memset(c, 0, sizeof(*c));
 }
 
 int fs_config_load_file(struct fs_config *c, const char *path, char *err, size_t errlen)
 {
-    return fs_opts_load_file(&table, c, path, err, errlen);
+    return fs_opts_load_file(&fs_config_opts, c, path, err, errlen);
 }
 
-enum fs_config_result fs_config_parse_args(struct fs_config *c, int argc, char *const argv[],
-                                           char *err, size_t errlen)
+enum fs_opts_result fs_config_parse_args(struct fs_config *c, int argc, char *const argv[],
+                                         char *err, size_t errlen)
 {
     const char *file;
+    enum fs_opts_result r = fs_opts_parse_args(&fs_config_opts, c, argc, argv, &file, err,
+                                               errlen);
 
-    switch (fs_opts_parse_args(&table, c, argc, argv, &file, err, errlen)) {
-    case FS_OPTS_OK:
-        break;
-    case FS_OPTS_HELP:
-        return FS_CONFIG_HELP;
-    case FS_OPTS_VERSION:
-        return FS_CONFIG_VERSION;
-    case FS_OPTS_ERROR:
-        return FS_CONFIG_ERROR;
-    }
+    if (r != FS_OPTS_OK)
+        return r;
     if (file != NULL && (c->config_file = strdup(file)) == NULL) {
         fs_opts_fail(err, errlen, "out of memory");
-        return FS_CONFIG_ERROR;
+        return FS_OPTS_ERROR;
     }
-    return FS_CONFIG_OK;
+    return fs_config_finish(c, err, errlen) == 0 ? FS_OPTS_OK : FS_OPTS_ERROR;
 }
 
 int fs_config_finish(struct fs_config *c, char *err, size_t errlen)
@@ -417,14 +408,4 @@ const char *fs_config_template_file(const struct fs_config *c, char *buf, size_t
         return NULL;
     snprintf(buf, len, "%s/templates", c->state_dir);
     return buf;
-}
-
-void fs_config_write(const struct fs_config *c, FILE *fp)
-{
-    fs_opts_write(&table, c, fp);
-}
-
-void fs_config_usage(FILE *fp, const char *program)
-{
-    fs_opts_usage(&table, fp, program);
 }

@@ -3,8 +3,8 @@
  *
  * One option table drives both sources: `--rcvbuf 8M`, `--rcvbuf=8M` and a
  * line `rcvbuf = 8M` in the file given with -c go through the same parser,
- * so the two can never disagree, and the usage text and fs_config_write()
- * come from the same table. The file is read first, then the command line:
+ * so the two can never disagree, and the usage text and the written config
+ * come from the same table, fs_config_opts. The file is read first, then the command line:
  * single-valued options on the command line replace the file's, repeatable
  * ones (listen, read, allow, sampling) add to them.
  *
@@ -17,11 +17,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/socket.h>
 
 #include "allow.h"
 #include "flow.h"
+#include "opts.h"
 
 enum fs_listen_proto { FS_LISTEN_UDP, FS_LISTEN_TCP };
 
@@ -74,21 +74,17 @@ struct fs_config {
     char *config_file;          /* the -c file, if any */
 };
 
-/* What fs_config_parse_args() found. */
-enum fs_config_result {
-    FS_CONFIG_ERROR = -1,
-    FS_CONFIG_OK = 0,
-    FS_CONFIG_HELP,     /* -h / --help: print usage, exit 0 */
-    FS_CONFIG_VERSION   /* --version */
-};
-
 /* Sets every default. Returns 0, or -1 when out of memory. */
 int fs_config_init(struct fs_config *c);
 void fs_config_free(struct fs_config *c);
 
-/* Reads -c FILE (wherever it appears) and then every other argument. */
-enum fs_config_result fs_config_parse_args(struct fs_config *c, int argc, char *const argv[],
-                                           char *err, size_t errlen);
+/* The option table: fs_opts_usage() and fs_opts_write() take it. */
+extern const struct fs_opts fs_config_opts;
+
+/* Reads -c FILE (wherever it appears), then every other argument, then
+ * fs_config_finish(). */
+enum fs_opts_result fs_config_parse_args(struct fs_config *c, int argc, char *const argv[],
+                                         char *err, size_t errlen);
 
 /* Reads `key = value` lines; '#' starts a comment. */
 int fs_config_load_file(struct fs_config *c, const char *path, char *err, size_t errlen);
@@ -98,7 +94,8 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value,
                   char *err, size_t errlen);
 
 /* Checks options against each other and fills what depends on others
- * (default listeners when not reading files). Call once, after parsing. */
+ * (default listeners when not reading files). fs_config_parse_args() calls
+ * it. */
 int fs_config_finish(struct fs_config *c, char *err, size_t errlen);
 
 /* True when capture files are read instead of listening. */
@@ -111,12 +108,6 @@ const char *fs_config_publish(const struct fs_config *c, char *buf, size_t len);
 /* The template file in effect; NULL when templates are not kept (offline
  * mode without an explicit `template-file`, or `template-file = none`). */
 const char *fs_config_template_file(const struct fs_config *c, char *buf, size_t len);
-
-/* Writes the settings as a config file that loads back to the same ones. */
-void fs_config_write(const struct fs_config *c, FILE *fp);
-
-/* Usage text generated from the option table. */
-void fs_config_usage(FILE *fp, const char *program);
 
 /* Name of option `i` of the table; NULL past the end (docs test). */
 const char *fs_config_option_name(size_t i);

@@ -34,10 +34,9 @@
 #include "udp.h"
 
 #define PROGRAM "flowsentry-collector"
-#define VERSION "0.1"
 
 #define EXIT_RUNTIME 1
-#define EXIT_CONFIG 2
+#define EXIT_CONFIG FS_OPTS_EXIT_CONFIG
 
 #define TICK_MS 250             /* longest poll() sleep: timers are checked this often */
 #define EXPIRE_MS 1000          /* how often waiting sets and idle connections expire */
@@ -733,26 +732,11 @@ int main(int argc, char *argv[])
         fprintf(stderr, "%s: out of memory\n", PROGRAM);
         return EXIT_RUNTIME;
     }
-    switch (fs_config_parse_args(&c.cfg, argc, argv, err, sizeof(err))) {
-    case FS_CONFIG_HELP:
-        fs_config_usage(stdout, PROGRAM);
+    status = fs_opts_main(fs_config_parse_args(&c.cfg, argc, argv, err, sizeof(err)),
+                          &fs_config_opts, PROGRAM, err, false);
+    if (status >= 0) {
         fs_config_free(&c.cfg);
-        return 0;
-    case FS_CONFIG_VERSION:
-        printf("%s %s\n", PROGRAM, VERSION);
-        fs_config_free(&c.cfg);
-        return 0;
-    case FS_CONFIG_ERROR:
-        fprintf(stderr, "%s: %s\n", PROGRAM, err);
-        fs_config_free(&c.cfg);
-        return EXIT_CONFIG;
-    case FS_CONFIG_OK:
-        break;
-    }
-    if (fs_config_finish(&c.cfg, err, sizeof(err)) < 0) {
-        fprintf(stderr, "%s: %s\n", PROGRAM, err);
-        fs_config_free(&c.cfg);
-        return EXIT_CONFIG;
+        return status;
     }
     if (c.cfg.user != NULL && (pw = getpwnam(c.cfg.user)) == NULL) {
         fprintf(stderr, "%s: user: no such user '%s'\n", PROGRAM, c.cfg.user);

@@ -45,9 +45,9 @@
 #include "pending.h"
 #include "templates.h"
 
-enum op_code {
-    OP_SKIP = 0,
-    OP_VARLEN,
+/* What an element means: the flow field, or the record value, it fills. */
+enum field_op {
+    OP_NONE = 0,
     OP_BYTES, OP_PACKETS, OP_PROTO, OP_TOS, OP_TCP_FLAGS,
     OP_SRC_PORT, OP_DST_PORT, OP_SRC_ADDR, OP_DST_ADDR,
     OP_IN_IF, OP_OUT_IF, OP_NEXT_HOP, OP_BGP_NEXT_HOP,
@@ -61,17 +61,52 @@ enum op_code {
     OP_START, OP_END, OP_DUR,
     OP_PARAM,
     OP_FRAME, /* a packet section (enum section): kept for after the record */
-    OP_ALT    /* the IPv6 variant of field op `arg`, in a record that has both:
-                 noted, and stored only if the record is an IPv6 one */
+    OP_COUNT
+};
+
+/* How many bytes an integer field is read from: the common widths each have
+ * their own code, so that the width costs no branch of its own. */
+enum { RD_1 = 0, RD_2, RD_4, RD_8, RD_N, RD_COUNT };
+
+/*
+ * What a compiled op does with the next bytes of a record: one code per
+ * field op and width, so that decoding a field is one jump. Integers go to
+ * a flow field of 1, 2, 4 or 8 bytes at `off` (X_U8 .. X_U64, plus the read
+ * width) or, times, to the record's values (X_T); addresses and MACs to the
+ * flow field at `off`.
+ */
+enum exec {
+    X_SKIP = 0,
+    X_VARLEN,
+    X_U8,
+    X_U16 = X_U8 + RD_COUNT,
+    X_U32 = X_U16 + RD_COUNT,
+    X_U64 = X_U32 + RD_COUNT,
+    X_T = X_U64 + RD_COUNT,
+    X_IP4 = X_T + RD_COUNT,
+    X_IP6, X_MAC, X_MPLS, X_ICMP_TC, X_PARAM,
+    X_FRAME, /* a packet section (enum section): kept for after the record */
+    X_ALT    /* the IPv6 variant of the field whose exec code is `arg`, in a
+                record that has both: noted, and stored only if the record is
+                an IPv6 one */
 };
 
 /* One op: what to do with the next `len` bytes of the record. */
 struct fs_op {
-    uint8_t code;       /* enum op_code */
-    uint8_t arg;        /* MPLS stack position, enum rec_param, OP_ALT's field op;
-                           OP_FRAME and OP_VARLEN: enum section */
+    uint8_t code;       /* enum exec */
+    uint8_t arg;        /* MPLS stack position, enum rec_param, X_ALT's exec
+                           code; X_FRAME and X_VARLEN: enum section */
     uint16_t len;       /* field length; for a variable-length field, the fixed
                            bytes that follow it up to the next one */
+    uint16_t off;       /* where the value goes (see enum exec) */
+    uint16_t pos;       /* where the field starts in the record, in templates
+                           without variable-length fields */
+};
+
+/* A run of ops of one code, in templates whose records have one layout. */
+struct fs_run {
+    uint8_t code;
+    uint16_t first, count; /* in fs_rec_prog.ops */
 };
 
 struct fs_rec_prog {
@@ -83,6 +118,9 @@ struct fs_rec_prog {
     bool has_params;    /* sampling or systemInitTime fields to resolve */
     bool has_frame;     /* a packet section fills what the record lacks */
     bool dual;          /* IPv4 and IPv6 variants of one field: pick per record */
+    bool has_varlen;    /* variable-length fields: records differ in length */
+    uint16_t nruns;     /* ops grouped by code (0: run them in order) */
+    struct fs_run *runs;
     struct fs_op ops[];
 };
 
@@ -295,6 +333,142 @@ static const struct ie_map *ie_lookup(const struct fs_tpl_field *fl)
     }
 }
 
+/* Where the field ops that are plain stores put their value. */
+enum target_kind { K_NONE = 0, K_U8, K_U16, K_U32, K_U64, K_TIME, K_IP, K_MAC };
+
+struct target {
+    uint8_t kind;  /* enum target_kind */
+    uint16_t off;  /* in struct fs_flow; K_TIME: in struct rec_params */
+};
+
+#define TO(kind, member) { (kind), offsetof(struct fs_flow, member) }
+static const struct target targets[OP_COUNT] = {
+    [OP_BYTES] = TO(K_U64, bytes), [OP_PACKETS] = TO(K_U64, packets),
+    [OP_PROTO] = TO(K_U8, proto), [OP_TOS] = TO(K_U8, tos),
+    [OP_TCP_FLAGS] = TO(K_U8, tcp_flags),
+    [OP_SRC_PORT] = TO(K_U16, src_port), [OP_DST_PORT] = TO(K_U16, dst_port),
+    [OP_SRC_ADDR] = TO(K_IP, src_addr), [OP_DST_ADDR] = TO(K_IP, dst_addr),
+    [OP_IN_IF] = TO(K_U32, in_if), [OP_OUT_IF] = TO(K_U32, out_if),
+    [OP_NEXT_HOP] = TO(K_IP, next_hop), [OP_BGP_NEXT_HOP] = TO(K_IP, bgp_next_hop),
+    [OP_SRC_AS] = TO(K_U32, src_as), [OP_DST_AS] = TO(K_U32, dst_as),
+    [OP_SRC_MASK] = TO(K_U8, src_mask), [OP_DST_MASK] = TO(K_U8, dst_mask),
+    [OP_SRC_VLAN] = TO(K_U16, src_vlan), [OP_DST_VLAN] = TO(K_U16, dst_vlan),
+    [OP_SRC_MAC] = TO(K_MAC, src_mac), [OP_DST_MAC] = TO(K_MAC, dst_mac),
+    [OP_DIRECTION] = TO(K_U8, direction), [OP_FWD_STATUS] = TO(K_U8, fwd_status),
+    [OP_ICMP_TYPE] = TO(K_U8, icmp_type), [OP_ICMP_CODE] = TO(K_U8, icmp_code),
+    [OP_POST_SRC_ADDR] = TO(K_IP, post_src_addr),
+    [OP_POST_DST_ADDR] = TO(K_IP, post_dst_addr),
+    [OP_POST_SRC_PORT] = TO(K_U16, post_src_port),
+    [OP_POST_DST_PORT] = TO(K_U16, post_dst_port),
+    [OP_IP_VERSION] = TO(K_U8, ip_version), [OP_SAMPLER_ID] = TO(K_U32, sampler_id),
+    [OP_REV_BYTES] = TO(K_U64, rev_bytes), [OP_REV_PACKETS] = TO(K_U64, rev_packets),
+    [OP_REV_TOS] = TO(K_U8, rev_tos), [OP_REV_TCP_FLAGS] = TO(K_U8, rev_tcp_flags),
+    [OP_START] = { K_TIME, offsetof(struct rec_params, start) },
+    [OP_END] = { K_TIME, offsetof(struct rec_params, end) },
+    [OP_DUR] = { K_TIME, offsetof(struct rec_params, dur) },
+};
+#undef TO
+
+/* The op that does what field op `fop` says with a field of `len` bytes
+ * (a length ie_lookup() accepted for it). */
+static struct fs_op compile_op(uint8_t fop, uint8_t arg, uint16_t len)
+{
+    static const uint8_t int_code[] = {
+        [K_U8] = X_U8, [K_U16] = X_U16, [K_U32] = X_U32, [K_U64] = X_U64, [K_TIME] = X_T,
+    };
+    const struct target *t = &targets[fop];
+    struct fs_op op = { .arg = arg, .len = len, .off = t->off };
+
+    switch ((enum target_kind)t->kind) {
+    case K_IP: op.code = len == 4 ? X_IP4 : X_IP6; break;
+    case K_MAC: op.code = X_MAC; break;
+    case K_NONE:
+        op.code = fop == OP_MPLS ? X_MPLS : fop == OP_ICMP_TC ? X_ICMP_TC
+                  : fop == OP_PARAM ? X_PARAM : X_FRAME;
+        break;
+    default:
+        op.code = (uint8_t)(int_code[t->kind] + (len == 1 ? RD_1 : len == 2 ? RD_2
+                                                 : len == 4 ? RD_4 : len == 8 ? RD_8 : RD_N));
+        break;
+    }
+    return op;
+}
+
+/* The bytes an op writes: in struct fs_flow, or (`*rec`) in struct
+ * rec_params. Sets `*len` to 0 for an op that writes nothing in place. */
+static size_t op_dest(const struct fs_op *op, bool *rec, size_t *len)
+{
+    *rec = false;
+    switch (op->code) {
+    case X_SKIP: case X_VARLEN: case X_ALT: /* the IPv6 variants keep their order */
+        *len = 0;
+        return 0;
+    case X_IP4: case X_IP6: *len = sizeof(fs_ip); return op->off;
+    case X_MAC: *len = 6; return op->off;
+    case X_MPLS: *len = 4; return offsetof(struct fs_flow, mpls) + 4u * op->arg;
+    case X_ICMP_TC:
+        *len = 1 + offsetof(struct fs_flow, icmp_code) - offsetof(struct fs_flow, icmp_type);
+        return offsetof(struct fs_flow, icmp_type);
+    case X_PARAM:
+        *rec = true;
+        *len = sizeof(uint64_t);
+        return offsetof(struct rec_params, v) + sizeof(uint64_t) * op->arg;
+    case X_FRAME:
+        *rec = true;
+        *len = offsetof(struct rec_params, section) + 1 - offsetof(struct rec_params, frame);
+        return offsetof(struct rec_params, frame);
+    default:
+        if (op->code >= X_T) {
+            *rec = true;
+            *len = sizeof(uint64_t);
+            return op->off;
+        }
+        *len = (size_t)1 << ((op->code - X_U8) / RD_COUNT); /* X_U8 .. X_U64 */
+        return op->off;
+    }
+}
+
+/*
+ * Groups the ops of a template whose records have one layout by code, so
+ * that a record is decoded in a few tight loops, one per kind of field,
+ * instead of one jump per field. The order of the ops only matters where two
+ * write the same bytes (an element sent twice, the ICMP type in two forms):
+ * then they stay as they are. Returns 0, or -1 when out of memory.
+ */
+static int group_ops(struct fs_rec_prog *g)
+{
+    uint8_t in_flow[sizeof(struct fs_flow)] = { 0 }, in_rec[sizeof(struct rec_params)] = { 0 };
+    uint16_t count[X_ALT + 1] = { 0 }, at[X_ALT + 1];
+    struct fs_op *sorted;
+
+    for (size_t i = 0; i < g->nops; i++) {
+        bool rec;
+        size_t len, off = op_dest(&g->ops[i], &rec, &len);
+        uint8_t *used = rec ? in_rec : in_flow;
+
+        for (size_t b = off; b < off + len; b++) {
+            if (used[b])
+                return 0;
+            used[b] = 1;
+        }
+        count[g->ops[i].code]++;
+    }
+    if ((sorted = malloc(g->nops * sizeof(*sorted) + 1)) == NULL)
+        return -1;
+    /* Counting sort: stable, so ops of one code keep their order. */
+    for (unsigned c = 0, next = 0; c <= X_ALT; c++) {
+        at[c] = (uint16_t)next;
+        if (count[c])
+            g->runs[g->nruns++] = (struct fs_run){ (uint8_t)c, (uint16_t)next, count[c] };
+        next += count[c];
+    }
+    for (size_t i = 0; i < g->nops; i++)
+        sorted[at[g->ops[i].code]++] = g->ops[i];
+    memcpy(g->ops, sorted, g->nops * sizeof(*sorted));
+    free(sorted);
+    return 0;
+}
+
 /* v9 scope fields use their own type numbers (1 = System, 2 = Interface, ...)
  * that must not be read as elements. */
 static bool field_is_v9_scope(const struct fs_tpl_def *def, size_t i)
@@ -309,7 +483,7 @@ static bool field_is_varlen(const struct fs_tpl_def *def, const struct fs_tpl_fi
 
 struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **why)
 {
-    uint8_t best[S_COUNT], fams[OP_ALT] = { 0 };
+    uint8_t best[S_COUNT], fams[OP_COUNT] = { 0 };
     size_t fixed = 0, nvar = 0;
 
     *why = NULL;
@@ -346,16 +520,21 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
         return NULL;
     }
 
-    /* At most one op per field plus the skips between them. */
+    /* At most one op per field plus the skips between them, and as many
+     * runs as ops. */
     size_t nops = 2 * (size_t)def->nfields + 1;
-    struct fs_rec_prog *g = calloc(1, sizeof(*g) + nops * sizeof(struct fs_op));
+    struct fs_rec_prog *g = calloc(1, sizeof(*g) + nops * (sizeof(struct fs_op) +
+                                                           sizeof(struct fs_run)));
     if (g == NULL)
         return NULL;
+    g->runs = (struct fs_run *)(g->ops + nops);
     g->min_len = (uint16_t)(fixed + nvar);
 
-    size_t skip = 0, nalt = 0;
+    /* Records without variable-length fields all have one layout: each op
+     * reads at its own position and none is needed for the bytes between. */
+    size_t skip = 0, nalt = 0, pos = 0;
     struct fs_op *seg = NULL; /* last variable-length op: collects the fixed bytes after it */
-    for (size_t i = 0; i < def->nfields; i++) {
+    for (size_t i = 0; i < def->nfields; pos += def->fields[i].len, i++) {
         const struct fs_tpl_field *fl = &def->fields[i];
         const struct ie_map *m = NULL;
         struct fs_op *op;
@@ -372,8 +551,8 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
                 continue;
             }
         }
-        if (skip) {
-            g->ops[g->nops++] = (struct fs_op){ .code = OP_SKIP, .len = (uint16_t)skip };
+        if (skip && nvar) {
+            g->ops[g->nops++] = (struct fs_op){ .code = X_SKIP, .len = (uint16_t)skip };
             skip = 0;
         }
         op = &g->ops[g->nops++];
@@ -381,40 +560,38 @@ struct fs_rec_prog *fs_rec_compile(const struct fs_tpl_def *def, const char **wh
             const struct ie_map *vm = ie_lookup(fl);
             bool frame = vm && vm->op == OP_FRAME && vm->rank == best[S_FRAME];
 
-            *op = (struct fs_op){ .code = OP_VARLEN, .arg = frame ? vm->arg : SEC_NONE };
+            *op = (struct fs_op){ .code = X_VARLEN, .arg = frame ? vm->arg : SEC_NONE };
             g->has_frame |= frame;
+            g->has_varlen = true;
             seg = op;
             continue;
         }
-        *op = (struct fs_op){ .code = m->op, .len = fl->len };
+        *op = compile_op(m->op, m->arg, fl->len);
+        op->pos = (uint16_t)pos;
         if (m->fam == 6 && fams[m->op] == 3 && nalt < FS_REC_MAX_ALT) {
-            *op = (struct fs_op){ .code = OP_ALT, .arg = m->op, .len = fl->len };
+            op->arg = op->code;
+            op->code = X_ALT;
             g->dual = true;
             nalt++;
         }
         if (m->bit != NOBIT)
             g->present |= UINT64_C(1) << m->bit;
         switch (m->op) {
-        case OP_MPLS:
-            op->arg = m->arg;
-            g->mpls_mask |= (uint8_t)(1u << m->arg);
-            break;
-        case OP_PARAM:
-            op->arg = m->arg;
-            g->has_params = true;
-            break;
+        case OP_MPLS: g->mpls_mask |= (uint8_t)(1u << m->arg); break;
+        case OP_PARAM: g->has_params = true; break;
         case OP_START: g->start_form = m->arg; break;
         case OP_END: g->end_form = m->arg; break;
         case OP_DUR: g->dur_form = m->arg; break;
-        case OP_FRAME:
-            op->arg = m->arg;
-            g->has_frame = true;
-            break;
+        case OP_FRAME: g->has_frame = true; break;
         default: break;
         }
     }
-    if (skip)
-        g->ops[g->nops++] = (struct fs_op){ .code = OP_SKIP, .len = (uint16_t)skip };
+    if (skip && nvar)
+        g->ops[g->nops++] = (struct fs_op){ .code = X_SKIP, .len = (uint16_t)skip };
+    if (!nvar && group_ops(g) < 0) {
+        free(g);
+        return NULL;
+    }
     return g;
 }
 
@@ -435,103 +612,143 @@ static inline uint64_t get_uint(const uint8_t *p, unsigned n)
     }
 }
 
-static inline void set_ip(fs_ip *ip, const uint8_t *p, unsigned n)
+static inline void set_ip(uint8_t *to, uint8_t af, const uint8_t *p)
 {
-    /* Constant sizes: copies the compiler inlines. */
-    if (n == 4) {
-        ip->af = 4;
-        memcpy(ip->b, p, 4);
-    } else {
-        ip->af = 6;
-        memcpy(ip->b, p, 16);
-    }
+    fs_ip *ip = (fs_ip *)to;
+
+    ip->af = af;
+    memcpy(ip->b, p, af == 4 ? 4 : 16);
 }
 
-/* Stores one field value. Inlined into the record loop: it is the loop. */
+/* Stores an integer of the type of the field at `to`. */
+#define STORE(to, type, v)                   \
+    do {                                     \
+        type v_ = (type)(v);                 \
+        memcpy((to), &v_, sizeof(v_));       \
+    } while (0)
+
+/* The five read widths of one integer op. */
+#define INT_CASES(base, type, to)                                  \
+    case (base) + RD_1: STORE(to, type, q[0]); break;              \
+    case (base) + RD_2: STORE(to, type, fs_get16(q)); break;       \
+    case (base) + RD_4: STORE(to, type, fs_get32(q)); break;       \
+    case (base) + RD_8: STORE(to, type, fs_get64(q)); break;       \
+    case (base) + RD_N: STORE(to, type, get_uint(q, n)); break
+
+/* Runs one op on the `n` bytes at `q` (the variable-length op aside, which
+ * the record loop runs itself). Inlined into the record loop: it is the
+ * loop. */
 static inline __attribute__((always_inline)) void put_field(uint8_t code, uint8_t arg,
-                                                            const uint8_t *q, unsigned n,
-                                                            struct fs_flow *f,
+                                                            uint16_t off, const uint8_t *q,
+                                                            unsigned n, struct fs_flow *f,
                                                             struct rec_params *r)
 {
-    switch ((enum op_code)code) {
-    case OP_SKIP: case OP_VARLEN: break;
-    case OP_BYTES: f->bytes = get_uint(q, n); break;
-    case OP_PACKETS: f->packets = get_uint(q, n); break;
-    case OP_PROTO: f->proto = (uint8_t)get_uint(q, n); break;
-    case OP_TOS: f->tos = (uint8_t)get_uint(q, n); break;
-    case OP_TCP_FLAGS: f->tcp_flags = (uint8_t)get_uint(q, n); break;
-    case OP_SRC_PORT: f->src_port = (uint16_t)get_uint(q, n); break;
-    case OP_DST_PORT: f->dst_port = (uint16_t)get_uint(q, n); break;
-    case OP_SRC_ADDR: set_ip(&f->src_addr, q, n); break;
-    case OP_DST_ADDR: set_ip(&f->dst_addr, q, n); break;
-    case OP_IN_IF: f->in_if = (uint32_t)get_uint(q, n); break;
-    case OP_OUT_IF: f->out_if = (uint32_t)get_uint(q, n); break;
-    case OP_NEXT_HOP: set_ip(&f->next_hop, q, n); break;
-    case OP_BGP_NEXT_HOP: set_ip(&f->bgp_next_hop, q, n); break;
-    case OP_SRC_AS: f->src_as = (uint32_t)get_uint(q, n); break;
-    case OP_DST_AS: f->dst_as = (uint32_t)get_uint(q, n); break;
-    case OP_SRC_MASK: f->src_mask = (uint8_t)get_uint(q, n); break;
-    case OP_DST_MASK: f->dst_mask = (uint8_t)get_uint(q, n); break;
-    case OP_SRC_VLAN: f->src_vlan = (uint16_t)get_uint(q, n); break;
-    case OP_DST_VLAN: f->dst_vlan = (uint16_t)get_uint(q, n); break;
-    case OP_SRC_MAC: memcpy(f->src_mac, q, 6); break;
-    case OP_DST_MAC: memcpy(f->dst_mac, q, 6); break;
-    case OP_MPLS: f->mpls[arg] = (uint32_t)q[0] << 16 | (uint32_t)q[1] << 8 | q[2]; break;
-    case OP_DIRECTION: f->direction = (uint8_t)get_uint(q, n); break;
-    case OP_FWD_STATUS: f->fwd_status = (uint8_t)get_uint(q, n); break;
-    case OP_ICMP_TC: {
+    uint8_t *to = (uint8_t *)f + off;
+
+    switch (code) {
+    case X_SKIP: case X_VARLEN: break;
+    INT_CASES(X_U8, uint8_t, to);
+    INT_CASES(X_U16, uint16_t, to);
+    INT_CASES(X_U32, uint32_t, to);
+    INT_CASES(X_U64, uint64_t, to);
+    INT_CASES(X_T, uint64_t, (uint8_t *)r + off);
+    case X_IP4: set_ip(to, 4, q); break;
+    case X_IP6: set_ip(to, 6, q); break;
+    case X_MAC: memcpy(to, q, 6); break;
+    case X_MPLS: f->mpls[arg] = (uint32_t)q[0] << 16 | (uint32_t)q[1] << 8 | q[2]; break;
+    case X_ICMP_TC: {
         uint16_t tc = (uint16_t)get_uint(q, n);
         f->icmp_type = (uint8_t)(tc >> 8);
         f->icmp_code = (uint8_t)tc;
         break;
     }
-    case OP_ICMP_TYPE: f->icmp_type = (uint8_t)get_uint(q, n); break;
-    case OP_ICMP_CODE: f->icmp_code = (uint8_t)get_uint(q, n); break;
-    case OP_POST_SRC_ADDR: set_ip(&f->post_src_addr, q, n); break;
-    case OP_POST_DST_ADDR: set_ip(&f->post_dst_addr, q, n); break;
-    case OP_POST_SRC_PORT: f->post_src_port = (uint16_t)get_uint(q, n); break;
-    case OP_POST_DST_PORT: f->post_dst_port = (uint16_t)get_uint(q, n); break;
-    case OP_IP_VERSION: f->ip_version = (uint8_t)get_uint(q, n); break;
-    case OP_SAMPLER_ID: f->sampler_id = (uint32_t)get_uint(q, n); break;
-    case OP_REV_BYTES: f->rev_bytes = get_uint(q, n); break;
-    case OP_REV_PACKETS: f->rev_packets = get_uint(q, n); break;
-    case OP_REV_TOS: f->rev_tos = (uint8_t)get_uint(q, n); break;
-    case OP_REV_TCP_FLAGS: f->rev_tcp_flags = (uint8_t)get_uint(q, n); break;
-    case OP_START: r->start = get_uint(q, n); break;
-    case OP_END: r->end = get_uint(q, n); break;
-    case OP_DUR: r->dur = get_uint(q, n); break;
-    case OP_PARAM:
+    case X_PARAM:
         r->v[arg] = get_uint(q, n);
         r->have |= 1u << arg;
         break;
-    case OP_FRAME:
+    case X_FRAME:
         r->frame = q;
         r->frame_len = n;
         r->section = arg;
         break;
-    case OP_ALT:
+    case X_ALT:
         if (r->nalt < FS_REC_MAX_ALT)
             r->alt[r->nalt++] = q;
         break;
+    default:
+        /* fs_rec_compile() makes no other code: no range test before the jump. */
+        __builtin_unreachable();
+    }
+}
+
+#undef INT_CASES
+#undef STORE
+
+/* The ops of a grouped template (group_ops()) on the record at `p`: one
+ * loop per run, each made for its code. */
+static inline __attribute__((always_inline)) void
+run_groups(const struct fs_rec_prog *g, const uint8_t *p, struct fs_flow *f,
+           struct rec_params *r)
+{
+    for (const struct fs_run *run = g->runs, *re = g->runs + g->nruns; run < re; run++) {
+        const struct fs_op *op = g->ops + run->first, *oe = op + run->count;
+
+        switch (run->code) {
+#define RUN(c)                                                                  \
+    case (c):                                                                   \
+        for (; op < oe; op++)                                                   \
+            put_field((c), op->arg, op->off, p + op->pos, op->len, f, r);       \
+        break
+#define RUNS(base) RUN((base) + RD_1); RUN((base) + RD_2); RUN((base) + RD_4); \
+        RUN((base) + RD_8); RUN((base) + RD_N)
+        RUNS(X_U8);
+        RUNS(X_U16);
+        RUNS(X_U32);
+        RUNS(X_U64);
+        RUNS(X_T);
+        RUN(X_IP4);
+        RUN(X_IP6);
+        RUN(X_MAC);
+        RUN(X_MPLS);
+        RUN(X_ICMP_TC);
+        RUN(X_PARAM);
+        RUN(X_FRAME);
+        RUN(X_ALT);
+#undef RUNS
+#undef RUN
+        default: break; /* no skips in a template with one layout */
+        }
     }
 }
 
 /*
  * Runs the ops of one record. Returns the bytes it took, 0 when what is left
  * is shorter than any record (padding), or -1 when a variable-length field
- * runs past the end. Only the fields the template has are written.
+ * runs past the end. Only the fields the template has are written. Without
+ * variable-length fields (`varlen` false, a constant where this is inlined
+ * into the data record loop) every record is min_len bytes, all within
+ * `rest`, and each op reads at its own position.
  */
-static long rec_run(const struct fs_rec_prog *g, const uint8_t *p, size_t rest,
-                    struct fs_flow *f, struct rec_params *r)
+static inline __attribute__((always_inline)) long
+rec_run(const struct fs_rec_prog *g, const uint8_t *p, size_t rest, struct fs_flow *f,
+        struct rec_params *r, bool varlen)
 {
     const uint8_t *q = p, *end = p + rest;
 
     if (rest < g->min_len)
         return 0;
+    if (!varlen) {
+        if (g->nruns)
+            run_groups(g, p, f, r);
+        else
+            for (const struct fs_op *op = g->ops, *oe = g->ops + g->nops; op < oe; op++)
+                put_field(op->code, op->arg, op->off, p + op->pos, op->len, f, r);
+        return g->min_len;
+    }
     for (const struct fs_op *op = g->ops, *oe = g->ops + g->nops; op < oe; op++) {
         unsigned n = op->len;
 
-        if (op->code == OP_VARLEN) {
+        if (op->code == X_VARLEN) {
             size_t vl;
             if (q >= end)
                 return -1;
@@ -552,7 +769,7 @@ static long rec_run(const struct fs_rec_prog *g, const uint8_t *p, size_t rest,
             q += vl;
             continue;
         }
-        put_field(op->code, op->arg, q, n, f, r);
+        put_field(op->code, op->arg, op->off, q, n, f, r);
         q += n;
     }
     return q - p;
@@ -610,8 +827,9 @@ static void pick_family(const struct fs_rec_prog *g, struct fs_flow *f, struct r
     } else if (!ip_nonzero(&f->src_addr, 4) && !ip_nonzero(&f->dst_addr, 4)) {
         bool v6 = ip_nonzero(&f->src_addr, 6) || ip_nonzero(&f->dst_addr, 6);
         for (const struct fs_op *op = g->ops, *oe = g->ops + g->nops; op < oe; op++)
-            if (op->code == OP_ALT && i < r->nalt) {
-                if (op->arg == OP_SRC_ADDR || op->arg == OP_DST_ADDR)
+            if (op->code == X_ALT && i < r->nalt) {
+                if (op->off == offsetof(struct fs_flow, src_addr) ||
+                    op->off == offsetof(struct fs_flow, dst_addr))
                     v6 |= nonzero(r->alt[i], 16);
                 i++;
             }
@@ -622,8 +840,8 @@ static void pick_family(const struct fs_rec_prog *g, struct fs_flow *f, struct r
         return;
     i = 0;
     for (const struct fs_op *op = g->ops, *oe = g->ops + g->nops; op < oe && i < r->nalt; op++)
-        if (op->code == OP_ALT)
-            put_field(op->arg, 0, r->alt[i++], op->len, f, r);
+        if (op->code == X_ALT)
+            put_field(op->arg, 0, op->off, r->alt[i++], op->len, f, r);
 }
 
 static uint32_t ratio(uint64_t num, uint64_t den)
@@ -690,8 +908,9 @@ static uint64_t near_export(uint64_t base, uint32_t v, uint64_t export_ms)
     return t;
 }
 
-static uint64_t time_to_ms(uint8_t form, uint64_t v, const struct fs_export_hdr *m,
-                           uint64_t export_ms, uint64_t init_ms)
+static inline __attribute__((always_inline)) uint64_t
+time_to_ms(uint8_t form, uint64_t v, const struct fs_export_hdr *m, uint64_t export_ms,
+           uint64_t init_ms)
 {
     switch (form) {
     case TF_UPTIME:
@@ -706,9 +925,9 @@ static uint64_t time_to_ms(uint8_t form, uint64_t v, const struct fs_export_hdr 
     }
 }
 
-static void resolve_times(const struct fs_rec_prog *g, const struct rec_params *r,
-                          const struct fs_export_hdr *m, const struct fs_domain *dom,
-                          struct fs_flow *f)
+static inline __attribute__((always_inline)) void
+resolve_times(const struct fs_rec_prog *g, const struct rec_params *r,
+              const struct fs_export_hdr *m, const struct fs_domain *dom, struct fs_flow *f)
 {
     uint64_t export_ms = (uint64_t)m->export_secs * 1000, init_ms = 0;
     bool has_start = g->start_form != TF_NONE, has_end = g->end_form != TF_NONE;
@@ -751,14 +970,23 @@ static void options_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
     FS_COUNT(c, options_records, 1);
 }
 
-static void data_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
-                        struct fs_flow *f, struct rec_params *r,
-                        const struct fs_export_hdr *m, struct fs_domain *dom)
-{
-    uint32_t record_rate = 0;
+/* What every data record of one set shares: worked out once per set. */
+struct set_env {
+    const struct fs_export_hdr *m;
+    struct fs_domain *dom;
+    bool record_rate; /* the rate can differ per record: a sampler id or a rate in it */
+    uint32_t rate;    /* otherwise, the rate of every record (0: unknown) */
+    bool clamp;       /* the clock clamp is on */
+};
 
-    f->version = m->version;
-    f->domain = m->domain;
+static inline __attribute__((always_inline)) void
+data_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g, struct fs_flow *f,
+            struct rec_params *r, const struct set_env *env)
+{
+    uint32_t rate = env->rate, record_rate = 0;
+
+    f->version = env->m->version;
+    f->domain = env->m->domain;
     f->present |= g->present;
     if (g->mpls_mask)
         mpls_finish(f, g->mpls_mask);
@@ -776,15 +1004,83 @@ static void data_record(struct fs_decode_ctx *c, const struct fs_rec_prog *g,
     }
     if (g->has_params) {
         if (param_set(r, RP_SYS_INIT))
-            dom->sys_init_ms = r->v[RP_SYS_INIT];
+            env->dom->sys_init_ms = r->v[RP_SYS_INIT];
         record_rate = params_rate(r);
     }
     if (g->start_form || g->end_form || g->dur_form)
-        resolve_times(g, r, m, dom, f);
-    fs_flow_apply_sampling(c, f, fs_sampling_rate(c, dom, prog_has(g, FS_F_SAMPLER_ID),
-                                                  f->sampler_id, record_rate));
-    fs_flow_check_clock(c, f);
+        resolve_times(g, r, env->m, env->dom, f);
+    if (env->record_rate)
+        rate = fs_sampling_rate(c, env->dom, prog_has(g, FS_F_SAMPLER_ID), f->sampler_id,
+                                record_rate);
+    fs_flow_apply_sampling(c, f, rate);
+    if (env->clamp)
+        fs_flow_check_clock(c, f);
     fs_ctx_commit(c);
+}
+
+static int field_past_end(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
+                          const struct fs_tpl *t, int n)
+{
+    return fs_ctx_error(c, FS_ERR_FIELD_LENGTH,
+                        "v%u domain %u template %u: variable-length field past the end "
+                        "of record %d", m->version, m->domain, t->def.id, n + 1);
+}
+
+/* The records of a data set, straight into the decode context's batch. */
+static inline __attribute__((always_inline)) int
+data_records(struct fs_decode_ctx *c, const struct fs_tpl *t, const struct set_env *env,
+             const uint8_t *p, size_t len, bool varlen)
+{
+    const struct fs_rec_prog *g = t->prog;
+    struct rec_params r;
+    size_t off = 0;
+    int n = 0;
+
+    while (off < len) {
+        struct fs_flow *f = fs_ctx_flow(c);
+        long used;
+
+        r.have = 0;
+        r.frame_len = 0;
+        r.nalt = 0;
+        used = rec_run(g, p + off, len - off, f, &r, varlen);
+        if (used == 0)
+            break;
+        if (used < 0)
+            return field_past_end(c, env->m, t, n);
+        data_record(c, g, f, &r, env);
+        off += (size_t)used;
+        n++;
+    }
+    return n;
+}
+
+static int options_records(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
+                           const struct fs_tpl *t, struct fs_domain *dom, const uint8_t *p,
+                           size_t len)
+{
+    struct fs_flow scratch;
+    struct rec_params r;
+    size_t off = 0;
+    int n = 0;
+
+    memset(&scratch, 0, sizeof(scratch));
+    while (off < len) {
+        long used;
+
+        r.have = 0;
+        r.frame_len = 0;
+        r.nalt = 0;
+        used = rec_run(t->prog, p + off, len - off, &scratch, &r, t->prog->has_varlen);
+        if (used == 0)
+            break;
+        if (used < 0)
+            return field_past_end(c, m, t, n);
+        options_record(c, t->prog, &scratch, &r, dom);
+        off += (size_t)used;
+        n++;
+    }
+    return n;
 }
 
 int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
@@ -792,38 +1088,26 @@ int fs_rec_decode_set(struct fs_decode_ctx *c, const struct fs_export_hdr *m,
 {
     const struct fs_rec_prog *g = t->prog;
     struct fs_domain *dom = fs_ctx_domain(c, m->domain, m->version);
-    struct fs_flow scratch;
-    struct rec_params r;
-    size_t off = 0;
-    int n = 0;
+    struct set_env env;
 
     if (dom == NULL)
         return -1;
     if (t->def.options)
-        memset(&scratch, 0, sizeof(scratch));
-    while (off < len) {
-        struct fs_flow *f = t->def.options ? &scratch : fs_ctx_flow(c);
-        long used;
-
-        r.have = 0;
-        r.frame_len = 0;
-        r.nalt = 0;
-        used = rec_run(g, p + off, len - off, f, &r);
-        if (used == 0)
-            break;
-        if (used < 0)
-            return fs_ctx_error(c, FS_ERR_FIELD_LENGTH,
-                                "v%u domain %u template %u: variable-length field "
-                                "past the end of record %d", m->version, m->domain,
-                                t->def.id, n + 1);
-        if (t->def.options)
-            options_record(c, g, f, &r, dom);
-        else
-            data_record(c, g, f, &r, m, dom);
-        off += (size_t)used;
-        n++;
-    }
-    return n;
+        return options_records(c, m, t, dom, p, len);
+    /* Sampling rates change only through options records, never in the
+     * middle of a data set: unless a record names its sampler or states a
+     * rate, one look-up serves the whole set. */
+    env = (struct set_env){
+        .m = m,
+        .dom = dom,
+        .record_rate = g->has_params || prog_has(g, FS_F_SAMPLER_ID),
+        .clamp = fs_decoder_config(c->d)->clock_clamp_ms != 0,
+    };
+    if (!env.record_rate)
+        env.rate = fs_sampling_rate(c, dom, false, 0, 0);
+    if (g->has_varlen)
+        return data_records(c, t, &env, p, len, true);
+    return data_records(c, t, &env, p, len, false);
 }
 
 /* A data set (body without the 4-byte set header) with template `tpl_id`,

@@ -16,19 +16,16 @@
  *
  * Records are applied as they are read; the first bad one (checksum, bounds,
  * a template that does not compile) stops the load with -1, and so does a
- * missing end record (truncated file). The file is written under a unique
- * temporary name next to it, synced, and renamed over the old one, so a
- * crash leaves either the old file or the new one.
+ * missing end record (truncated file). The file is replaced whole
+ * (atomicfile.h), so a crash leaves either the old file or the new one.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "atomicfile.h"
 #include "templates.h"
 
 static const uint8_t magic[6] = { 'F', 'S', 'T', 'P', 'L', 0 };
@@ -180,43 +177,11 @@ static void save_exporter(void *arg, struct fs_exporter *e)
     fs_tpl_each(e->templates, save_template, &s);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Makes the rename itself durable. */
-static void sync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    int fd;
-
-    if (copy == NULL)
-        return;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 int fs_decoder_save_templates(const struct fs_decoder *d, const char *path)
 {
     struct outbuf b = { 0 };
-    char *tmp = NULL;
-    int fd = -1, err = 0;
     size_t start;
+    int rc, e;
 
     put(&b, magic, sizeof(magic));
     put16(&b, FORMAT_VERSION);
@@ -224,45 +189,16 @@ int fs_decoder_save_templates(const struct fs_decoder *d, const char *path)
     start = begin_record(&b, 'E');
     put32(&b, b.records);
     end_record(&b, start);
-    if (b.failed || asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-        tmp = NULL;
-        err = ENOMEM;
-        goto out;
-    }
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        err = errno;
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
-    if (fchmod(fd, 0644) < 0 || write_all(fd, b.p, b.len) < 0 || fsync(fd) < 0) {
-        err = errno;
-        goto out;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        err = errno;
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        err = errno;
-        goto out;
-    }
-    sync_dir(path);
-out:
-    if (fd >= 0)
-        close(fd);
-    if (err && tmp)
-        unlink(tmp);
-    free(tmp);
-    free(b.p);
-    if (err) {
-        errno = err;
+    if (b.failed) {
+        free(b.p);
+        errno = ENOMEM;
         return -1;
     }
-    return 0;
+    rc = fs_atomic_write(path, b.p, b.len, 0644, NULL, 0); /* the caller reports errno */
+    e = errno;
+    free(b.p);
+    errno = e;
+    return rc;
 }
 
 /* A bounded reader over one record body; `bad` once a read would overrun. */

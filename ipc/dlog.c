@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
+#include "binio.h"
 #include "daemon.h"
 #include "dlog.h"
 
@@ -112,30 +115,6 @@ static int seg_fail(const struct fs_dlog *l, uint64_t first, char *err, size_t e
     return -1;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
 /* CRC-32C (Castagnoli, reflected polynomial 0x82f63b78), a byte at a time. */
 static void crc_init(uint32_t *tab)
 {
@@ -170,28 +149,18 @@ uint64_t fs_dlog_next(const struct fs_dlog *l) { return last_seg(l)->first + las
 uint64_t fs_dlog_acked(const struct fs_dlog *l) { return l->acked; }
 const struct fs_dlog_counters *fs_dlog_counters(const struct fs_dlog *l) { return &l->c; }
 
-/* Small files (id, acked) are replaced whole: a temporary one, synced, renamed. */
+/* Small files (id, acked) are replaced whole. */
 static int write_small(struct fs_dlog *l, const char *name, const char *text, char *err,
                        size_t errlen)
 {
-    char tmp[NAME_LEN];
-    size_t len = strlen(text);
-    int fd;
+    char *path, why[PATH_MAX + 128];
+    int rc;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-    fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        unlinkat(l->dirfd, tmp, 0);
-        return fail(err, errlen, "log %s: writing %s: %s", l->dir, tmp, strerror(e));
-    }
-    close(fd);
-    if (renameat(l->dirfd, tmp, l->dirfd, name) < 0)
-        return fail(err, errlen, "log %s: renaming %s: %s", l->dir, tmp, strerror(errno));
-    l->dir_dirty = true;
-    return 0;
+    if (asprintf(&path, "%s/%s", l->dir, name) < 0)
+        return fail(err, errlen, "log %s: out of memory", l->dir);
+    rc = fs_atomic_write(path, text, strlen(text), 0600, why, sizeof(why));
+    free(path);
+    return rc == 0 ? 0 : fail(err, errlen, "log %s", why);
 }
 
 /* Reads a small file and parses it as one number in `base` and a newline.
@@ -273,12 +242,12 @@ static int record_at(struct fs_dlog *l, uint64_t off, uint64_t end, const uint8_
     if (rc <= 0)
         return rc;
     memcpy(h, p, REC_HDR);
-    if (get32(h) > FS_DLOG_RECORD_MAX)
+    if (fs_get_be(h, 4) > FS_DLOG_RECORD_MAX)
         return 0;
-    *len = get32(h);
+    *len = fs_get_be(h, 4);
     if ((rc = fetch(l, off, REC_HDR + *len, end, &p)) <= 0)
         return rc;
-    if (record_crc(l, h, p + REC_HDR, *len) != get32(h + 4))
+    if (record_crc(l, h, p + REC_HDR, *len) != fs_get_be(h + 4, 4))
         return 0;
     *rec = p + REC_HDR;
     return 1;
@@ -312,9 +281,9 @@ static uint64_t tail_records(struct fs_dlog *l, uint64_t off, uint64_t end)
 
     while (off < end) {
         k++;
-        if (fetch(l, off, REC_HDR, end, &p) != 1 || get32(p) > FS_DLOG_RECORD_MAX)
+        if (fetch(l, off, REC_HDR, end, &p) != 1 || fs_get_be(p, 4) > FS_DLOG_RECORD_MAX)
             break;
-        off += REC_HDR + get32(p);
+        off += REC_HDR + fs_get_be(p, 4);
     }
     return k;
 }
@@ -324,9 +293,9 @@ static void header_encode(const struct fs_dlog *l, uint64_t first, uint8_t *h)
     memcpy(h, "FSDLOG", 6);
     h[6] = 0;
     h[7] = VERSION;
-    put64(h + 8, l->id);
-    put64(h + 16, first);
-    put32(h + 24, crc_update(l->crctab, 0, h, 24));
+    fs_put_be(h + 8, l->id, 8);
+    fs_put_be(h + 16, first, 8);
+    fs_put_be(h + 24, crc_update(l->crctab, 0, h, 24), 4);
 }
 
 /* Checks the header of segment `s` and counts its records, cutting a
@@ -360,14 +329,14 @@ static int scan_segment(struct fs_dlog *l, struct seg *s, int fd, bool last, cha
     if (h[6] != 0 || h[7] != VERSION)
         return seg_fail(l, s->first, err, errlen, "format version %u, expected %u",
                         (unsigned)h[6] << 8 | h[7], VERSION);
-    if (get32(h + 24) != crc_update(l->crctab, 0, h, 24))
+    if (fs_get_be(h + 24, 4) != crc_update(l->crctab, 0, h, 24))
         return seg_fail(l, s->first, err, errlen, "damaged header");
-    if (get64(h + 8) != l->id)
+    if (fs_get_be(h + 8, 8) != l->id)
         return seg_fail(l, s->first, err, errlen, "belongs to log %016" PRIx64 ", not %016" PRIx64,
-                        get64(h + 8), l->id);
-    if (get64(h + 16) != s->first)
+                        fs_get_be(h + 8, 8), l->id);
+    if (fs_get_be(h + 16, 8) != s->first)
         return seg_fail(l, s->first, err, errlen, "header says first sequence %" PRIu64,
-                        get64(h + 16));
+                        fs_get_be(h + 16, 8));
     s->size = HDR_LEN;
     while ((rc = record_at(l, s->size, (uint64_t)st.st_size, &rec, &len)) == 1) {
         s->size += REC_HDR + len;
@@ -659,8 +628,8 @@ int fs_dlog_append(struct fs_dlog *l, const void *rec, size_t len, uint64_t *seq
     if (make_room(l, REC_HDR + len, err, errlen) < 0)
         return -1;
     s = last_seg(l);
-    put32(h, (uint32_t)len);
-    put32(h + 4, record_crc(l, h, rec, len));
+    fs_put_be(h, len, 4);
+    fs_put_be(h + 4, record_crc(l, h, rec, len), 4);
     w = pwritev(l->wfd, iov, 2, (off_t)s->size);
     if (w != (ssize_t)(REC_HDR + len)) {
         char why[128];
@@ -727,10 +696,10 @@ static int seek_record(struct fs_dlog *l, size_t i, uint64_t seq, char *err, siz
         int rc = fetch(l, l->roff, REC_HDR, l->segs[i].size, &p);
         if (rc < 0)
             return seg_fail(l, l->segs[i].first, err, errlen, "%s", strerror(errno));
-        if (rc == 0 || l->roff + REC_HDR + get32(p) > l->segs[i].size)
+        if (rc == 0 || l->roff + REC_HDR + fs_get_be(p, 4) > l->segs[i].size)
             return seg_fail(l, l->segs[i].first, err, errlen,
                             "record %" PRIu64 " damaged since open", l->rseq);
-        l->roff += REC_HDR + get32(p);
+        l->roff += REC_HDR + fs_get_be(p, 4);
         l->rseq++;
     }
     return 0;

@@ -12,10 +12,13 @@
  * Reading: a bounded cursor over the buffer, no allocation but the result.
  * msgpack-c's unpacker is not used because it allocates whatever element
  * count a message claims before checking that the bytes are there: a few
- * bytes off the network could ask for gigabytes. Here the whole message is
- * first walked once to tell truncated input and garbage apart from a
- * well-formed message with a wrong shape, which also proves every count
- * fits the bytes present before anything is allocated from it.
+ * bytes off the network could ask for gigabytes. Here every count is checked
+ * against the bytes left before anything is allocated from it. A flow batch
+ * laid out as the batch writer lays it out is decoded in one pass (the flows
+ * bus carries millions of flows a second); anything else, and anything that
+ * pass refuses, is first walked whole to tell truncated input and garbage
+ * apart from a well-formed message with a wrong shape, so that every error
+ * is reported the same way.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -654,12 +657,30 @@ static inline size_t rd_left(const struct rd *r)
     return (size_t)(r->end - r->p);
 }
 
+/* A big-endian value of `n` bytes; the widths msgpack uses are one load. */
 static inline uint64_t be(const uint8_t *p, size_t n)
 {
+    uint16_t v16;
+    uint32_t v32;
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
+
+    switch (n) {
+    case 1:
+        return p[0];
+    case 2:
+        memcpy(&v16, p, 2);
+        return __builtin_bswap16(v16);
+    case 4:
+        memcpy(&v32, p, 4);
+        return __builtin_bswap32(v32);
+    case 8:
+        memcpy(&v, p, 8);
+        return __builtin_bswap64(v);
+    default:
+        for (size_t i = 0; i < n; i++)
+            v = v << 8 | p[i];
+        return v;
+    }
 }
 
 /* Reads a big-endian length or value of `n` bytes after the marker. */
@@ -888,6 +909,8 @@ static int rd_skip(struct rd *r)
 
 static const char *rd_type_name(const struct rd *r)
 {
+    if (r->p >= r->end) /* only the one-pass decode_batch() gets here so */
+        return "missing";
     uint8_t c = *r->p;
     if (c <= 0x7f || (c >= 0xcc && c <= 0xcf))
         return "an integer";
@@ -931,7 +954,7 @@ static bool str_is(const uint8_t *s, size_t n, const char *lit)
 }
 
 /* Reads a uint no larger than `max`. */
-static int get_uint(struct rd *r, uint64_t max, uint64_t *v, const char **why)
+static inline int get_uint(struct rd *r, uint64_t max, uint64_t *v, const char **why)
 {
     if (rd_uint(r, v) != RD_OK) {
         *why = "not an unsigned integer";
@@ -955,7 +978,7 @@ static int get_addr(struct rd *r, uint8_t af, fs_ip *ip, const char **why)
     }
     memset(ip, 0, sizeof(*ip));
     ip->af = af;
-    memcpy(ip->b, b, n);
+    memcpy(ip->b, b, af == 4 ? 4 : 16); /* constant sizes: inline copies */
     return 0;
 }
 
@@ -988,107 +1011,149 @@ static int get_mac(struct rd *r, uint8_t mac[6], const char **why)
     return 0;
 }
 
-/* Decodes one value of a flow map for `key`; unknown keys are skipped.
+/*
+ * What each flow key holds: one table row per key, so that decoding a value
+ * is a look-up and a read of its kind instead of a search through the keys.
  * Ranges are those of the struct's fields, not of the IE's meaning: whatever
- * an exporter sent and the encoder wrote must read back.
+ * an exporter sent and the encoder wrote must read back, so an integer may
+ * be as large as its field and no larger.
+ */
+enum key_kind {
+    KK_SKIP = 0, /* a key this schema does not define */
+    KK_UINT,     /* an integer field of `size` bytes at `off` */
+    KK_ADDR,     /* an fs_ip at `off`, IPv4 or IPv6 by `arg` */
+    KK_MAC,      /* 6 bytes at `off` */
+    KK_MPLS,     /* label stack entry `arg` */
+    KK_UID
+};
+
+struct key_spec {
+    uint8_t kind;  /* enum key_kind */
+    uint8_t size;  /* KK_UINT: 1, 2, 4 or 8 */
+    uint8_t arg;   /* KK_ADDR: 4 or 6; KK_MPLS: stack position */
+    int8_t bit;    /* FS_F_* set when present; -1 for none */
+    uint16_t off;  /* in struct fs_flow */
+};
+
+#define KU(field, b) { KK_UINT, sizeof(((struct fs_flow *)0)->field), 0, (b), offsetof(struct fs_flow, field) }
+#define KA(af, field, b) { KK_ADDR, 0, (af), (b), offsetof(struct fs_flow, field) }
+#define KM(field, b) { KK_MAC, 0, 0, (b), offsetof(struct fs_flow, field) }
+#define KL(i) { KK_MPLS, 0, (i), FS_F_MPLS, 0 }
+
+/* Keys -3 .. 299 at [key + 3], the reverse ones 32768 .. 32774 after them. */
+#define KEY_LOW (-3)
+#define KEY_HIGH 300
+#define KEY_REV_AT (KEY_HIGH - KEY_LOW)
+#define KS(key) [(key) - KEY_LOW]
+#define KR(key) [KEY_REV_AT + (key) - IE_REVERSE]
+static const struct key_spec key_specs[KEY_REV_AT + 7] = {
+    KS(KEY_UID) = { KK_UID, 0, 0, FS_F_UID, 0 },
+    KS(KEY_FLAGS) = KU(flags, -1),
+    KS(KEY_VERSION) = KU(version, -1),
+    KS(IE_DOMAIN) = KU(domain, -1),
+    KS(IE_EXPORTER_V4) = KA(4, exporter, -1), KS(IE_EXPORTER_V6) = KA(6, exporter, -1),
+    KS(IE_SRC_V4) = KA(4, src_addr, FS_F_SRC_ADDR), KS(IE_SRC_V6) = KA(6, src_addr, FS_F_SRC_ADDR),
+    KS(IE_DST_V4) = KA(4, dst_addr, FS_F_DST_ADDR), KS(IE_DST_V6) = KA(6, dst_addr, FS_F_DST_ADDR),
+    KS(IE_SRC_PORT) = KU(src_port, FS_F_SRC_PORT), KS(IE_DST_PORT) = KU(dst_port, FS_F_DST_PORT),
+    KS(IE_PROTO) = KU(proto, FS_F_PROTO), KS(IE_TOS) = KU(tos, FS_F_TOS),
+    KS(IE_TCP_FLAGS) = KU(tcp_flags, FS_F_TCP_FLAGS),
+    KS(IE_PACKETS) = KU(packets, FS_F_PACKETS), KS(IE_BYTES) = KU(bytes, FS_F_BYTES),
+    KS(IE_IN_IF) = KU(in_if, FS_F_IN_IF), KS(IE_OUT_IF) = KU(out_if, FS_F_OUT_IF),
+    KS(IE_START_MS) = KU(start_ms, FS_F_START), KS(IE_END_MS) = KU(end_ms, FS_F_END),
+    KS(IE_SAMPLING) = KU(sampling_rate, FS_F_SAMPLING),
+    KS(IE_SAMPLER_ID) = KU(sampler_id, FS_F_SAMPLER_ID),
+    KS(IE_NEXT_HOP_V4) = KA(4, next_hop, FS_F_NEXT_HOP),
+    KS(IE_NEXT_HOP_V6) = KA(6, next_hop, FS_F_NEXT_HOP),
+    KS(IE_BGP_NEXT_HOP_V4) = KA(4, bgp_next_hop, FS_F_BGP_NEXT_HOP),
+    KS(IE_BGP_NEXT_HOP_V6) = KA(6, bgp_next_hop, FS_F_BGP_NEXT_HOP),
+    KS(IE_SRC_AS) = KU(src_as, FS_F_SRC_AS), KS(IE_DST_AS) = KU(dst_as, FS_F_DST_AS),
+    KS(IE_SRC_MASK) = KU(src_mask, FS_F_SRC_MASK), KS(IE_DST_MASK) = KU(dst_mask, FS_F_DST_MASK),
+    KS(IE_SRC_VLAN) = KU(src_vlan, FS_F_SRC_VLAN), KS(IE_DST_VLAN) = KU(dst_vlan, FS_F_DST_VLAN),
+    KS(IE_SRC_MAC) = KM(src_mac, FS_F_SRC_MAC), KS(IE_DST_MAC) = KM(dst_mac, FS_F_DST_MAC),
+    KS(IE_MPLS_FIRST) = KL(0), KS(IE_MPLS_FIRST + 1) = KL(1), KS(IE_MPLS_FIRST + 2) = KL(2),
+    KS(IE_MPLS_FIRST + 3) = KL(3), KS(IE_MPLS_FIRST + 4) = KL(4), KS(IE_MPLS_LAST) = KL(5),
+    KS(IE_DIRECTION) = KU(direction, FS_F_DIRECTION),
+    KS(IE_FWD_STATUS) = KU(fwd_status, FS_F_FWD_STATUS),
+    KS(IE_ICMP_TYPE) = KU(icmp_type, FS_F_ICMP), KS(IE_ICMP_CODE) = KU(icmp_code, FS_F_ICMP),
+    KS(IE_POST_SRC_V4) = KA(4, post_src_addr, FS_F_POST_SRC_ADDR),
+    KS(IE_POST_SRC_V6) = KA(6, post_src_addr, FS_F_POST_SRC_ADDR),
+    KS(IE_POST_DST_V4) = KA(4, post_dst_addr, FS_F_POST_DST_ADDR),
+    KS(IE_POST_DST_V6) = KA(6, post_dst_addr, FS_F_POST_DST_ADDR),
+    KS(IE_POST_SRC_PORT) = KU(post_src_port, FS_F_POST_SRC_PORT),
+    KS(IE_POST_DST_PORT) = KU(post_dst_port, FS_F_POST_DST_PORT),
+    KS(IE_IP_VERSION) = KU(ip_version, FS_F_IP_VERSION),
+    KS(IE_FLOW_ID) = KU(flow_id, FS_F_FLOW_ID),
+    KR(IE_REV_PACKETS) = KU(rev_packets, FS_F_REV_PACKETS),
+    KR(IE_REV_BYTES) = KU(rev_bytes, FS_F_REV_BYTES),
+    KR(IE_REV_TOS) = KU(rev_tos, FS_F_REV_TOS),
+    KR(IE_REV_TCP_FLAGS) = KU(rev_tcp_flags, FS_F_REV_TCP_FLAGS),
+};
+#undef KU
+#undef KA
+#undef KM
+#undef KL
+#undef KS
+#undef KR
+
+_Static_assert(IE_MPLS_LAST - IE_MPLS_FIRST + 1 == FS_FLOW_MPLS_MAX, "one key per MPLS entry");
+_Static_assert(IE_POST_DST_V6 < KEY_HIGH && IE_REV_TCP_FLAGS - IE_REVERSE < 7,
+               "key_specs holds every key");
+
+static const struct key_spec *key_spec(int64_t key)
+{
+    static const struct key_spec unknown = { KK_SKIP, 0, 0, -1, 0 };
+
+    if (key >= KEY_LOW && key < KEY_HIGH)
+        return &key_specs[key - KEY_LOW];
+    if (key >= IE_REVERSE && key < IE_REVERSE + 7)
+        return &key_specs[KEY_REV_AT + (key - IE_REVERSE)];
+    return &unknown;
+}
+
+/* Decodes one value of a flow map for `key`; unknown keys are skipped.
  * Returns 0, or -1 with the reason in `why`. */
 static int flow_field(struct rd *r, int64_t key, struct fs_flow *f, const char **why)
 {
+    const struct key_spec *k = key_spec(key);
+    uint8_t *to = (uint8_t *)f + k->off;
     uint64_t v;
-    int bit = -1;
 
-#define U(max, field, b)                               \
-    do {                                               \
-        if (get_uint(r, (max), &v, why) != 0)          \
-            return -1;                                 \
-        f->field = v;                                  \
-        bit = (b);                                     \
-    } while (0)
-#define A(af, field, b)                                \
-    do {                                               \
-        if (get_addr(r, (af), &f->field, why) != 0)    \
-            return -1;                                 \
-        bit = (b);                                     \
-    } while (0)
-
-    switch (key) {
-    case KEY_VERSION: U(UINT16_MAX, version, -1); break;
-    case KEY_FLAGS: U(UINT32_MAX, flags, -1); break;
-    case IE_DOMAIN: U(UINT32_MAX, domain, -1); break;
-    case IE_EXPORTER_V4: A(4, exporter, -1); break;
-    case IE_EXPORTER_V6: A(6, exporter, -1); break;
-    case IE_SRC_V4: A(4, src_addr, FS_F_SRC_ADDR); break;
-    case IE_SRC_V6: A(6, src_addr, FS_F_SRC_ADDR); break;
-    case IE_DST_V4: A(4, dst_addr, FS_F_DST_ADDR); break;
-    case IE_DST_V6: A(6, dst_addr, FS_F_DST_ADDR); break;
-    case IE_SRC_PORT: U(UINT16_MAX, src_port, FS_F_SRC_PORT); break;
-    case IE_DST_PORT: U(UINT16_MAX, dst_port, FS_F_DST_PORT); break;
-    case IE_PROTO: U(UINT8_MAX, proto, FS_F_PROTO); break;
-    case IE_TOS: U(UINT8_MAX, tos, FS_F_TOS); break;
-    case IE_TCP_FLAGS: U(UINT8_MAX, tcp_flags, FS_F_TCP_FLAGS); break;
-    case IE_PACKETS: U(UINT64_MAX, packets, FS_F_PACKETS); break;
-    case IE_BYTES: U(UINT64_MAX, bytes, FS_F_BYTES); break;
-    case IE_IN_IF: U(UINT32_MAX, in_if, FS_F_IN_IF); break;
-    case IE_OUT_IF: U(UINT32_MAX, out_if, FS_F_OUT_IF); break;
-    case IE_START_MS: U(UINT64_MAX, start_ms, FS_F_START); break;
-    case IE_END_MS: U(UINT64_MAX, end_ms, FS_F_END); break;
-    case IE_SAMPLING: U(UINT32_MAX, sampling_rate, FS_F_SAMPLING); break;
-    case IE_SAMPLER_ID: U(UINT32_MAX, sampler_id, FS_F_SAMPLER_ID); break;
-    case IE_NEXT_HOP_V4: A(4, next_hop, FS_F_NEXT_HOP); break;
-    case IE_NEXT_HOP_V6: A(6, next_hop, FS_F_NEXT_HOP); break;
-    case IE_BGP_NEXT_HOP_V4: A(4, bgp_next_hop, FS_F_BGP_NEXT_HOP); break;
-    case IE_BGP_NEXT_HOP_V6: A(6, bgp_next_hop, FS_F_BGP_NEXT_HOP); break;
-    case IE_SRC_AS: U(UINT32_MAX, src_as, FS_F_SRC_AS); break;
-    case IE_DST_AS: U(UINT32_MAX, dst_as, FS_F_DST_AS); break;
-    case IE_SRC_MASK: U(UINT8_MAX, src_mask, FS_F_SRC_MASK); break;
-    case IE_DST_MASK: U(UINT8_MAX, dst_mask, FS_F_DST_MASK); break;
-    case IE_SRC_VLAN: U(UINT16_MAX, src_vlan, FS_F_SRC_VLAN); break;
-    case IE_DST_VLAN: U(UINT16_MAX, dst_vlan, FS_F_DST_VLAN); break;
-    case IE_SRC_MAC:
-        if (get_mac(r, f->src_mac, why) != 0)
+    switch ((enum key_kind)k->kind) {
+    case KK_SKIP:
+        return rd_skip(r) == RD_OK ? 0 : (*why = "malformed", -1);
+    case KK_UINT:
+        /* The largest value of a field of `size` bytes. */
+        if (get_uint(r, UINT64_MAX >> (64 - 8 * k->size), &v, why) != 0)
             return -1;
-        bit = FS_F_SRC_MAC;
+        switch (k->size) {
+        case 1: *to = (uint8_t)v; break;
+        case 2: { uint16_t x = (uint16_t)v; memcpy(to, &x, 2); break; }
+        case 4: { uint32_t x = (uint32_t)v; memcpy(to, &x, 4); break; }
+        default: memcpy(to, &v, 8); break;
+        }
         break;
-    case IE_DST_MAC:
-        if (get_mac(r, f->dst_mac, why) != 0)
+    case KK_ADDR:
+        if (get_addr(r, k->arg, (fs_ip *)to, why) != 0)
             return -1;
-        bit = FS_F_DST_MAC;
         break;
-    case IE_DIRECTION: U(UINT8_MAX, direction, FS_F_DIRECTION); break;
-    case IE_FWD_STATUS: U(UINT8_MAX, fwd_status, FS_F_FWD_STATUS); break;
-    case IE_ICMP_TYPE: U(UINT8_MAX, icmp_type, FS_F_ICMP); break;
-    case IE_ICMP_CODE: U(UINT8_MAX, icmp_code, FS_F_ICMP); break;
-    case IE_POST_SRC_V4: A(4, post_src_addr, FS_F_POST_SRC_ADDR); break;
-    case IE_POST_SRC_V6: A(6, post_src_addr, FS_F_POST_SRC_ADDR); break;
-    case IE_POST_DST_V4: A(4, post_dst_addr, FS_F_POST_DST_ADDR); break;
-    case IE_POST_DST_V6: A(6, post_dst_addr, FS_F_POST_DST_ADDR); break;
-    case IE_POST_SRC_PORT: U(UINT16_MAX, post_src_port, FS_F_POST_SRC_PORT); break;
-    case IE_POST_DST_PORT: U(UINT16_MAX, post_dst_port, FS_F_POST_DST_PORT); break;
-    case IE_IP_VERSION: U(UINT8_MAX, ip_version, FS_F_IP_VERSION); break;
-    case IE_REV_PACKETS: U(UINT64_MAX, rev_packets, FS_F_REV_PACKETS); break;
-    case IE_REV_BYTES: U(UINT64_MAX, rev_bytes, FS_F_REV_BYTES); break;
-    case IE_REV_TOS: U(UINT8_MAX, rev_tos, FS_F_REV_TOS); break;
-    case IE_REV_TCP_FLAGS: U(UINT8_MAX, rev_tcp_flags, FS_F_REV_TCP_FLAGS); break;
-    case IE_FLOW_ID: U(UINT64_MAX, flow_id, FS_F_FLOW_ID); break;
-    case KEY_UID:
+    case KK_MAC:
+        if (get_mac(r, to, why) != 0)
+            return -1;
+        break;
+    case KK_MPLS:
+        if (get_uint(r, UINT32_MAX, &v, why) != 0)
+            return -1;
+        f->mpls[k->arg] = (uint32_t)v;
+        if (f->mpls_count < k->arg + 1)
+            f->mpls_count = (uint8_t)(k->arg + 1);
+        break;
+    case KK_UID:
         if (get_uid(r, f->uid, why) != 0)
             return -1;
-        bit = FS_F_UID;
         break;
-    default:
-        if (key >= IE_MPLS_FIRST && key <= IE_MPLS_LAST) {
-            unsigned i = (unsigned)(key - IE_MPLS_FIRST);
-            U(UINT32_MAX, mpls[i], FS_F_MPLS);
-            if (f->mpls_count < i + 1)
-                f->mpls_count = (uint8_t)(i + 1);
-            break;
-        }
-        return rd_skip(r) == RD_OK ? 0 : (*why = "malformed", -1);
     }
-#undef U
-#undef A
-    if (bit >= 0)
-        FS_FLOW_SET(f, bit);
+    if (k->bit >= 0)
+        FS_FLOW_SET(f, k->bit);
     return 0;
 }
 
@@ -1123,7 +1188,9 @@ static int decode_flows(struct rd *r, struct fs_msg *m, char *err, size_t errlen
                 if (key > INT64_MAX)
                     key = (uint64_t)INT64_MAX;
             } else if (rd_int(r, &key, &neg) != RD_OK) {
-                rd_skip(r); /* not an integer */
+                /* Not an integer: skipped with its value, if it is whole. */
+                if (rd_skip(r) != RD_OK)
+                    return fail(err, errlen, "flow %u: malformed key", i);
                 key = (uint64_t)INT64_MAX;
             }
             if (flow_field(r, (int64_t)key, f, &why) != 0)
@@ -2116,51 +2183,11 @@ static int decode_journal(struct rd *r, struct fs_msg *m, char *err, size_t errl
     return 0;
 }
 
-static int decode(const uint8_t *buf, size_t len, struct fs_msg *m, char *err, size_t errlen)
+/* The envelope, from the values found at the top-level keys (`at[k].p` NULL
+ * for a key not there): the version first, as a newer schema may have
+ * changed everything else, then type, sender and sequence number. */
+static int decode_envelope(struct rd at[K_COUNT], struct fs_msg *m, char *err, size_t errlen)
 {
-    struct rd r = {buf, buf + len};
-
-    if (len == 0)
-        return fail(err, errlen, "empty message");
-    switch (rd_skip(&r)) {
-    case RD_OK:
-        break;
-    case RD_TRUNC:
-        return fail(err, errlen, "truncated message (%zu bytes)", len);
-    default:
-        return fail(err, errlen, "not msgpack: invalid byte 0x%02x at offset %zu",
-                    *r.p, (size_t)(r.p - buf));
-    }
-    if (r.p != r.end)
-        return fail(err, errlen, "not msgpack: %zu bytes after the end of the message",
-                    rd_left(&r));
-
-    r.p = buf;
-    uint32_t n;
-    if (rd_map(&r, &n) != RD_OK)
-        return fail(err, errlen, "not a map but %s", rd_type_name(&r));
-
-    struct rd at[K_COUNT] = {{0}};
-    for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *key;
-        size_t klen;
-        int k = K_COUNT;
-        if (rd_bytes(&r, true, &key, &klen) == RD_OK) {
-            for (k = 0; k < K_COUNT; k++) {
-                if (str_is(key, klen, top_keys[k]))
-                    break;
-            }
-        } else {
-            rd_skip(&r);
-        }
-        if (k < K_COUNT) {
-            if (at[k].p)
-                return fail(err, errlen, "duplicate key \"%s\"", top_keys[k]);
-            at[k] = r;
-        }
-        rd_skip(&r);
-    }
-
     /* The version first: a newer schema may have changed everything else. */
     uint64_t v;
     if (!at[K_V].p)
@@ -2207,6 +2234,99 @@ static int decode(const uint8_t *buf, size_t len, struct fs_msg *m, char *err, s
         return fail(err, errlen, "\"seq\" is %s, not an unsigned integer",
                     rd_type_name(&at[K_SEQ]));
 
+    return 0;
+}
+
+/* Reads a top-level key: its index in top_keys, K_COUNT for one this build
+ * does not know, -1 when it is not a string. */
+static int top_key(struct rd *r)
+{
+    const uint8_t *key;
+    size_t klen;
+
+    if (rd_bytes(r, true, &key, &klen) != RD_OK)
+        return -1;
+    for (int k = 0; k < K_COUNT; k++)
+        if (str_is(key, klen, top_keys[k]))
+            return k;
+    return K_COUNT;
+}
+
+/*
+ * One pass over a "flows" message laid out the way fs_batch_finish() lays it
+ * out, the envelope before "flows": the flows are checked as they are
+ * decoded, which the general way below does in three passes (the whole
+ * message walked, then its keys, then the flows). Every byte goes through a
+ * bounds-checked reader that knows its type, so whatever this accepts the
+ * general way accepts too, with the same result. Returns 0 when the message
+ * was decoded; -1 for anything else, malformed or not, which then goes the
+ * general way so that errors read the same whatever the layout.
+ */
+static int decode_batch(const uint8_t *buf, size_t len, struct fs_msg *m)
+{
+    struct rd r = {buf, buf + len}, at[K_COUNT] = {{0}};
+    uint32_t n;
+
+    if (rd_map(&r, &n) != RD_OK)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        int k = top_key(&r);
+
+        if (k < 0 || (k < K_COUNT && at[k].p))
+            return -1;
+        if (k == K_FLOWS)
+            return i + 1 == n && decode_envelope(at, m, NULL, 0) == 0 &&
+                           m->type == FS_MSG_FLOWS && decode_flows(&r, m, NULL, 0) == 0 &&
+                           r.p == r.end
+                       ? 0
+                       : -1;
+        if (k < K_COUNT)
+            at[k] = r;
+        if (rd_skip(&r) != RD_OK)
+            return -1;
+    }
+    return -1;
+}
+
+static int decode(const uint8_t *buf, size_t len, struct fs_msg *m, char *err, size_t errlen)
+{
+    struct rd r = {buf, buf + len};
+
+    if (len == 0)
+        return fail(err, errlen, "empty message");
+    switch (rd_skip(&r)) {
+    case RD_OK:
+        break;
+    case RD_TRUNC:
+        return fail(err, errlen, "truncated message (%zu bytes)", len);
+    default:
+        return fail(err, errlen, "not msgpack: invalid byte 0x%02x at offset %zu",
+                    *r.p, (size_t)(r.p - buf));
+    }
+    if (r.p != r.end)
+        return fail(err, errlen, "not msgpack: %zu bytes after the end of the message",
+                    rd_left(&r));
+
+    r.p = buf;
+    uint32_t n;
+    if (rd_map(&r, &n) != RD_OK)
+        return fail(err, errlen, "not a map but %s", rd_type_name(&r));
+
+    struct rd at[K_COUNT] = {{0}};
+    for (uint32_t i = 0; i < n; i++) {
+        int k = top_key(&r);
+        if (k < 0) {
+            rd_skip(&r); /* not a string */
+        } else if (k < K_COUNT) {
+            if (at[k].p)
+                return fail(err, errlen, "duplicate key \"%s\"", top_keys[k]);
+            at[k] = r;
+        }
+        rd_skip(&r);
+    }
+
+    if (decode_envelope(at, m, err, errlen) != 0)
+        return -1;
     if (m->type == FS_MSG_FLOWS) {
         if (!at[K_FLOWS].p)
             return fail(err, errlen, "missing \"flows\"");
@@ -2231,6 +2351,10 @@ static int decode(const uint8_t *buf, size_t len, struct fs_msg *m, char *err, s
 
 int fs_msg_decode(const void *buf, size_t len, struct fs_msg *out, char *err, size_t errlen)
 {
+    memset(out, 0, sizeof(*out));
+    if (decode_batch(buf, len, out) == 0)
+        return 0;
+    fs_msg_free(out);
     memset(out, 0, sizeof(*out));
     if (decode(buf, len, out, err, errlen) != 0) {
         fs_msg_free(out);

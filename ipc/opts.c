@@ -14,6 +14,7 @@
 #include "log.h"
 #include "msg.h"
 #include "opts.h"
+#include "version.h"
 
 void fs_opts_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -585,6 +586,25 @@ void fs_opts_usage(const struct fs_opts *t, FILE *fp, const char *program)
     fprintf(fp, "  %-30s %s\n  %-30s %s\n  %-30s %s\n", "-c, --config FILE",
             "read options from FILE first", "-h, --help", "show this text", "--version",
             "show the version");
+}
+
+int fs_opts_main(enum fs_opts_result r, const struct fs_opts *t, const char *program,
+                 const char *err, bool see_help)
+{
+    switch (r) {
+    case FS_OPTS_OK:
+        return -1;
+    case FS_OPTS_HELP:
+        fs_opts_usage(t, stdout, program);
+        return 0;
+    case FS_OPTS_VERSION:
+        printf("%s %s\n", program, FS_VERSION);
+        return 0;
+    case FS_OPTS_ERROR:
+        break;
+    }
+    fprintf(stderr, "%s: %s%s\n", program, err, see_help ? " (see --help)" : "");
+    return FS_OPTS_EXIT_CONFIG;
 }
 
 void fs_opts_free(const struct fs_opts *t, void *conf)

@@ -25,9 +25,9 @@
  *   };
  *   static const struct fs_opts table = { rows, 3, "Finds anomalies in flows." };
  *
- * Nothing here prints (but fs_opts_usage / fs_opts_write to the FILE given) or
- * exits: errors come back as one line in `err`, e.g.
- * "config line 12: window: 'abc' is not a number", for main to show.
+ * Nothing here prints (but fs_opts_usage / fs_opts_write to the FILE given,
+ * and fs_opts_main for main) or exits: errors come back as one line in `err`,
+ * e.g. "config line 12: window: 'abc' is not a number", for main to show.
  */
 #ifndef FS_OPTS_H
 #define FS_OPTS_H
@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "log.h"
 
 enum fs_opt_kind {
     FS_OPT_FLAG,    /* bool: "--json" alone, "--json=no", "json = yes" */
@@ -83,6 +85,13 @@ struct fs_opt {
     double dmin, dmax;         /* bounds of DOUBLE, inclusive: set both */
 };
 
+/* The --quiet and --verbose rows of every program, over its int log level
+ * at offset `off`. */
+#define FS_OPTS_LOG_ROWS(off)                                                          \
+    { "quiet", FS_OPT_LOG_FLAG, (off), FS_LOG_WARNING,                                 \
+      .help = "log warnings and errors only" },                                        \
+    { "verbose", FS_OPT_LOG_FLAG, (off), FS_LOG_DEBUG, .help = "log debugging detail too" }
+
 /* A program's option table. */
 struct fs_opts {
     const struct fs_opt *opts;
@@ -96,6 +105,9 @@ enum fs_opts_result {
     FS_OPTS_HELP,              /* -h / --help: print usage, exit 0 */
     FS_OPTS_VERSION            /* --version */
 };
+
+/* The exit status of a program whose options are wrong. */
+#define FS_OPTS_EXIT_CONFIG 2
 
 /* The row named `name`; NULL when there is none. */
 const struct fs_opt *fs_opts_find(const struct fs_opts *t, const char *name);
@@ -124,6 +136,18 @@ void fs_opts_write(const struct fs_opts *t, const void *conf, FILE *fp);
 
 /* "usage: PROGRAM [-c FILE] ...", `about`, then one folded line per option. */
 void fs_opts_usage(const struct fs_opts *t, FILE *fp, const char *program);
+
+/*
+ * The start of every program's main(), given what its parse function
+ * returned: FS_OPTS_HELP prints the usage of `t`, FS_OPTS_VERSION
+ * "PROGRAM FS_VERSION", both on stdout; FS_OPTS_ERROR prints "PROGRAM: ERR" on
+ * stderr, with " (see --help)" after it when `see_help` (the collector and
+ * sensor go without: scripts match their messages as they are). Returns -1 on
+ * FS_OPTS_OK (go on), else the status main() returns: 0 after help or
+ * version, FS_OPTS_EXIT_CONFIG after an error.
+ */
+int fs_opts_main(enum fs_opts_result r, const struct fs_opts *t, const char *program,
+                 const char *err, bool see_help);
 
 /* Frees the STR and STRV fields of `conf` (CUSTOM ones are the caller's). */
 void fs_opts_free(const struct fs_opts *t, void *conf);

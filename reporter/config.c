@@ -343,7 +343,6 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Custom option kinds. */
 
-/* Signed seconds with the duration suffixes: "-5h", "+5400", "0". */
 /* A syslog HOSTNAME: 1 to 255 printable characters without blanks. */
 static int check_hostname(void *conf, const char *v, char *err, size_t errlen)
 {
@@ -418,13 +417,10 @@ static const struct fs_opt rows[] = {
     { "stats-interval", FS_OPT_SECONDS, OFF(stats_interval), 0, DAY, NULL, NULL, "SECONDS",
       "log counters this often, 0 never (SIGUSR1 logs them at once); default 5m",
       false, 0, 0 },
-    { "quiet", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_WARNING, 0, NULL, NULL, NULL,
-      "log warnings and errors only", false, 0, 0 },
-    { "verbose", FS_OPT_LOG_FLAG, OFF(log_level), FS_LOG_DEBUG, 0, NULL, NULL, NULL,
-      "log debugging detail too", false, 0, 0 },
+    FS_OPTS_LOG_ROWS(OFF(log_level)),
 };
 
-static const struct fs_opts table = {
+const struct fs_opts fs_rp_config_opts = {
     rows, sizeof(rows) / sizeof(rows[0]),
     "Turns the analyzer's anomalies into syslog/SIEM alerts (delivered at least once,\n"
     "spooled on disk while a receiver is away) and its summaries into JSON reports.\n"
@@ -459,7 +455,7 @@ static void free_outputs(struct fs_rp_config *c)
 
 void fs_rp_config_free(struct fs_rp_config *c)
 {
-    fs_opts_free(&table, c);
+    fs_opts_free(&fs_rp_config_opts, c);
     free_outputs(c);
     memset(c, 0, sizeof(*c));
 }
@@ -467,7 +463,7 @@ void fs_rp_config_free(struct fs_rp_config *c)
 int fs_rp_config_set(struct fs_rp_config *c, const char *key, const char *value, char *err,
                      size_t errlen)
 {
-    return fs_opts_set(&table, c, key, value, err, errlen);
+    return fs_opts_set(&fs_rp_config_opts, c, key, value, err, errlen);
 }
 
 /* A value that continues the spec before it: settings given as separate
@@ -556,28 +552,11 @@ int fs_rp_config_check(struct fs_rp_config *c, char *err, size_t errlen)
     return 0;
 }
 
-enum fs_rp_config_result fs_rp_config_parse_args(struct fs_rp_config *c, int argc,
-                                                 char *const argv[], char *err, size_t errlen)
+enum fs_opts_result fs_rp_config_parse_args(struct fs_rp_config *c, int argc, char *const argv[],
+                                            char *err, size_t errlen)
 {
-    switch (fs_opts_parse_args(&table, c, argc, argv, NULL, err, errlen)) {
-    case FS_OPTS_HELP:
-        return FS_RP_CONFIG_HELP;
-    case FS_OPTS_VERSION:
-        return FS_RP_CONFIG_VERSION;
-    case FS_OPTS_ERROR:
-        return FS_RP_CONFIG_ERROR;
-    case FS_OPTS_OK:
-        break;
-    }
-    return fs_rp_config_check(c, err, errlen) == 0 ? FS_RP_CONFIG_OK : FS_RP_CONFIG_ERROR;
-}
+    enum fs_opts_result r = fs_opts_parse_args(&fs_rp_config_opts, c, argc, argv, NULL, err,
+                                               errlen);
 
-void fs_rp_config_write(const struct fs_rp_config *c, FILE *fp)
-{
-    fs_opts_write(&table, c, fp);
-}
-
-void fs_rp_config_usage(FILE *fp, const char *program)
-{
-    fs_opts_usage(&table, fp, program);
+    return r == FS_OPTS_OK && fs_rp_config_check(c, err, errlen) != 0 ? FS_OPTS_ERROR : r;
 }

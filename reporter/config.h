@@ -10,8 +10,8 @@
  *   unix:///dev/log
  *   file:///var/log/flowsentry/alerts.json
  *
- * The option table (config.c) drives the command line, the file, the usage
- * text and fs_rp_config_write() through ipc/opts.h; fs_rp_config_check()
+ * The option table fs_rp_config_opts drives the command line, the file, the
+ * usage text and the written config through ipc/opts.h; fs_rp_config_check()
  * parses the outputs and checks the options against each other, so every
  * mistake is reported as one line ("output 2: unknown transport 'tpc' ...")
  * before anything is opened.
@@ -24,7 +24,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "format.h"
 #include "opts.h"
@@ -85,20 +84,16 @@ struct fs_rp_config {
     size_t noutputs;
 };
 
-enum fs_rp_config_result {
-    FS_RP_CONFIG_ERROR = -1,
-    FS_RP_CONFIG_OK = 0,
-    FS_RP_CONFIG_HELP,
-    FS_RP_CONFIG_VERSION
-};
-
 /* Sets every default. */
 void fs_rp_config_init(struct fs_rp_config *c);
 void fs_rp_config_free(struct fs_rp_config *c);
 
+/* The option table: fs_opts_usage() and fs_opts_write() take it. */
+extern const struct fs_opts fs_rp_config_opts;
+
 /* Reads -c FILE and the command line, then fs_rp_config_check(). */
-enum fs_rp_config_result fs_rp_config_parse_args(struct fs_rp_config *c, int argc,
-                                                 char *const argv[], char *err, size_t errlen);
+enum fs_opts_result fs_rp_config_parse_args(struct fs_rp_config *c, int argc, char *const argv[],
+                                            char *err, size_t errlen);
 
 /* Sets one option by name, as a file line would ("output", "udp://127.0.0.1:514"). */
 int fs_rp_config_set(struct fs_rp_config *c, const char *key, const char *value, char *err,
@@ -114,8 +109,5 @@ int fs_rp_config_check(struct fs_rp_config *c, char *err, size_t errlen);
 int fs_rp_output_parse(const char *text, unsigned index, struct fs_rp_output_spec *o,
                        char *err, size_t errlen);
 void fs_rp_output_free(struct fs_rp_output_spec *o);
-
-void fs_rp_config_write(const struct fs_rp_config *c, FILE *fp);
-void fs_rp_config_usage(FILE *fp, const char *program);
 
 #endif

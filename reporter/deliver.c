@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binio.h"
 #include "deliver.h"
 #include "dlog.h"
 #include "log.h"
@@ -59,20 +60,6 @@ struct fs_rp_deliver {
 /* ------------------------------------------------------------------ */
 /* Spool records. */
 
-static void put(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 int fs_rp_record_encode(struct fs_events_writer *w, const struct fs_rp_alert *al,
                         uint64_t wall_ms, void **buf, size_t *len, char *err, size_t errlen)
 {
@@ -91,13 +78,13 @@ int fs_rp_record_encode(struct fs_events_writer *w, const struct fs_rp_alert *al
     }
     p[0] = RECORD_VERSION;
     p[1] = (uint8_t)al->kind;
-    put(p + 2, al->id, 8);
-    put(p + 10, al->count, 4);
-    put(p + 14, al->first_ms, 8);
-    put(p + 22, al->last_ms, 8);
-    put(p + 30, wall_ms, 8);
-    put(p + 38, al->a.ts_ms, 8);
-    put(p + 46, al->a.end_ms, 8);
+    fs_put_le(p + 2, al->id, 8);
+    fs_put_le(p + 10, al->count, 4);
+    fs_put_le(p + 14, al->first_ms, 8);
+    fs_put_le(p + 22, al->last_ms, 8);
+    fs_put_le(p + 30, wall_ms, 8);
+    fs_put_le(p + 38, al->a.ts_ms, 8);
+    fs_put_le(p + 46, al->a.end_ms, 8);
     if (blen)
         memcpy(p + RECORD_HEAD, body, blen);
     *buf = p;
@@ -146,13 +133,13 @@ int fs_rp_record_decode(const void *buf, size_t len, struct fs_rp_alert *al,
         al->a = *m.anomaly;
         fs_msg_free(&m);
     }
-    al->id = get(p + 2, 8);
-    al->count = (uint32_t)get(p + 10, 4);
-    al->first_ms = get(p + 14, 8);
-    al->last_ms = get(p + 22, 8);
-    *wall_ms = get(p + 30, 8);
-    al->a.ts_ms = get(p + 38, 8);
-    al->a.end_ms = get(p + 46, 8);
+    al->id = fs_get_le(p + 2, 8);
+    al->count = (uint32_t)fs_get_le(p + 10, 4);
+    al->first_ms = fs_get_le(p + 14, 8);
+    al->last_ms = fs_get_le(p + 22, 8);
+    *wall_ms = fs_get_le(p + 30, 8);
+    al->a.ts_ms = fs_get_le(p + 38, 8);
+    al->a.end_ms = fs_get_le(p + 46, 8);
     return 0;
 }
 
@@ -460,7 +447,7 @@ uint64_t fs_rp_deliver_oldest(struct fs_rp_deliver *d)
     if (seq >= fs_dlog_next(d->spool) ||
         fs_dlog_read(d->spool, seq, &rec, &len, why, sizeof(why)) != 1 || len < RECORD_HEAD)
         return 0;
-    return get((const uint8_t *)rec + 30, 8);
+    return fs_get_le((const uint8_t *)rec + 30, 8);
 }
 
 const char *fs_rp_deliver_last_error(const struct fs_rp_deliver *d)

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binio.h"
 #include "fold.h"
 
 #define NIL UINT32_MAX
@@ -400,124 +401,85 @@ void fs_rp_fold_flush(struct fs_rp_fold *f, fs_rp_emit_fn emit, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
-/* Saving: one writer that only counts when p is NULL, so the buffer is
- * allocated at its exact size. */
+/* Saving. */
 
-struct wbuf {
-    uint8_t *p;
-    size_t len;
-};
-
-static void w_bytes(struct wbuf *w, const void *src, size_t n)
-{
-    if (w->p)
-        memcpy(w->p + w->len, src, n);
-    w->len += n;
-}
-
-static void w_uint(struct wbuf *w, uint64_t v, int n)
-{
-    uint8_t b[8];
-
-    for (int i = 0; i < n; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    w_bytes(w, b, (size_t)n);
-}
-
-static void w_f64(struct wbuf *w, double d)
-{
-    uint64_t v;
-
-    memcpy(&v, &d, sizeof(v));
-    w_uint(w, v, 8);
-}
-
-static void w_ip(struct wbuf *w, const fs_ip *ip)
-{
-    w_uint(w, ip->af, 1);
-    w_bytes(w, ip->b, sizeof(ip->b));
-}
-
-static void enc_anomaly(struct wbuf *w, const struct fs_anomaly *a)
+static void enc_anomaly(struct fs_wbuf *w, const struct fs_anomaly *a)
 {
     const double nums[] = { a->score, a->z, a->observed, a->expected, a->std,
                             a->q1, a->q3, a->iqr_low, a->iqr_high };
 
-    w_uint(w, a->id, 8);
-    w_uint(w, a->ts_ms, 8);
-    w_uint(w, a->end_ms, 8);
-    w_ip(w, &a->host);
-    w_ip(w, &a->peer);
-    w_uint(w, (uint32_t)a->cls, 4);
-    w_uint(w, (uint32_t)a->severity, 4);
+    fs_wbuf_uint(w, a->id, 8);
+    fs_wbuf_uint(w, a->ts_ms, 8);
+    fs_wbuf_uint(w, a->end_ms, 8);
+    fs_wbuf_ip(w, &a->host);
+    fs_wbuf_ip(w, &a->peer);
+    fs_wbuf_uint(w, (uint32_t)a->cls, 4);
+    fs_wbuf_uint(w, (uint32_t)a->severity, 4);
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
-        w_f64(w, nums[i]);
-    w_bytes(w, a->metric, sizeof(a->metric));
-    w_uint(w, a->samples, 4);
-    w_uint(w, a->npeers, 1);
-    w_uint(w, a->nports, 1);
-    w_uint(w, a->nextra, 1);
+        fs_wbuf_f64(w, nums[i]);
+    fs_wbuf_bytes(w, a->metric, sizeof(a->metric));
+    fs_wbuf_uint(w, a->samples, 4);
+    fs_wbuf_uint(w, a->npeers, 1);
+    fs_wbuf_uint(w, a->nports, 1);
+    fs_wbuf_uint(w, a->nextra, 1);
     for (int i = 0; i < FS_ANOMALY_TOP; i++) {
-        w_ip(w, &a->top_peers[i].addr);
-        w_uint(w, a->top_peers[i].value, 8);
+        fs_wbuf_ip(w, &a->top_peers[i].addr);
+        fs_wbuf_uint(w, a->top_peers[i].value, 8);
     }
     for (int i = 0; i < FS_ANOMALY_TOP; i++) {
-        w_uint(w, a->top_ports[i].port, 2);
-        w_uint(w, a->top_ports[i].proto, 1);
-        w_uint(w, a->top_ports[i].value, 8);
+        fs_wbuf_uint(w, a->top_ports[i].port, 2);
+        fs_wbuf_uint(w, a->top_ports[i].proto, 1);
+        fs_wbuf_uint(w, a->top_ports[i].value, 8);
     }
     for (int i = 0; i < FS_ANOMALY_EXTRA; i++) {
-        w_bytes(w, a->extra[i].key, sizeof(a->extra[i].key));
-        w_f64(w, a->extra[i].value);
+        fs_wbuf_bytes(w, a->extra[i].key, sizeof(a->extra[i].key));
+        fs_wbuf_f64(w, a->extra[i].value);
     }
 }
 
-static void enc(struct wbuf *w, const struct fs_rp_fold *f)
+static void enc(struct fs_wbuf *w, const struct fs_rp_fold *f)
 {
     size_t body;
 
-    w_bytes(w, MAGIC, 8);
-    w_uint(w, VERSION, 4);
+    fs_wbuf_bytes(w, MAGIC, 8);
+    fs_wbuf_uint(w, VERSION, 4);
     body = w->len;
-    w_uint(w, 0, 8); /* body length, set below */
-    w_uint(w, f->started, 1);
-    w_uint(w, f->now, 8);
-    w_uint(w, f->minute, 8);
-    w_uint(w, f->sent, 4);
-    w_uint(w, f->held, 4);
-    w_uint(w, f->held_first, 8);
-    w_uint(w, f->held_last, 8);
-    w_uint(w, f->nheap, 4);
+    fs_wbuf_uint(w, 0, 8); /* body length, set below */
+    fs_wbuf_uint(w, f->started, 1);
+    fs_wbuf_uint(w, f->now, 8);
+    fs_wbuf_uint(w, f->minute, 8);
+    fs_wbuf_uint(w, f->sent, 4);
+    fs_wbuf_uint(w, f->held, 4);
+    fs_wbuf_uint(w, f->held_first, 8);
+    fs_wbuf_uint(w, f->held_last, 8);
+    fs_wbuf_uint(w, f->nheap, 4);
     for (uint32_t i = 0; i < f->nheap; i++) {
         const struct win *x = &f->wins[f->heap[i]];
-        w_ip(w, &x->host);
-        w_uint(w, x->cls, 1);
-        w_uint(w, x->opener, 8);
-        w_uint(w, x->end_ms, 8);
-        w_uint(w, x->count, 4);
-        w_uint(w, x->first_ms, 8);
-        w_uint(w, x->last_ms, 8);
+        fs_wbuf_ip(w, &x->host);
+        fs_wbuf_uint(w, x->cls, 1);
+        fs_wbuf_uint(w, x->opener, 8);
+        fs_wbuf_uint(w, x->end_ms, 8);
+        fs_wbuf_uint(w, x->count, 4);
+        fs_wbuf_uint(w, x->first_ms, 8);
+        fs_wbuf_uint(w, x->last_ms, 8);
         if (x->count)
             enc_anomaly(w, &x->worst);
     }
-    if (w->p) {
-        size_t n = w->len - HEAD_LEN;
-        for (int i = 0; i < 8; i++)
-            w->p[body + (size_t)i] = (uint8_t)((uint64_t)n >> (8 * i));
-    }
-    w_uint(w, w->p ? fs_fnv64(FS_FNV64_INIT, w->p, w->len) : 0, 8);
+    if (w->oom)
+        return;
+    fs_put_le(w->p + body, w->len - HEAD_LEN, 8);
+    fs_wbuf_uint(w, fs_fnv64(FS_FNV64_INIT, w->p, w->len), 8);
 }
 
 int fs_rp_fold_save(const struct fs_rp_fold *f, void **buf, size_t *len)
 {
-    struct wbuf w = { NULL, 0 };
+    struct fs_wbuf w = { 0 };
 
     enc(&w, f);
-    w.p = malloc(w.len);
-    if (!w.p)
+    if (w.oom) {
+        fs_wbuf_free(&w);
         return -1;
-    w.len = 0;
-    enc(&w, f);
+    }
     *buf = w.p;
     *len = w.len;
     return 0;
@@ -527,99 +489,56 @@ int fs_rp_fold_save(const struct fs_rp_fold *f, void **buf, size_t *len)
 /* Loading: the whole buffer's length and checksum are checked before any
  * field is believed; then every field is range-checked anyway. */
 
-struct rbuf {
-    const uint8_t *p;
-    size_t len, off;
-    bool err;
-};
-
-static void r_bytes(struct rbuf *r, void *dst, size_t n)
-{
-    if (r->err || n > r->len - r->off) {
-        r->err = true;
-        memset(dst, 0, n);
-        return;
-    }
-    memcpy(dst, r->p + r->off, n);
-    r->off += n;
-}
-
-static uint64_t r_uint(struct rbuf *r, int n)
-{
-    uint8_t b[8];
-    uint64_t v = 0;
-
-    r_bytes(r, b, (size_t)n);
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | b[i];
-    return v;
-}
-
-static double r_f64(struct rbuf *r)
-{
-    uint64_t v = r_uint(r, 8);
-    double d;
-
-    memcpy(&d, &v, sizeof(d));
-    return d;
-}
-
-static void r_ip(struct rbuf *r, fs_ip *ip)
-{
-    ip->af = (uint8_t)r_uint(r, 1);
-    r_bytes(r, ip->b, sizeof(ip->b));
-}
-
 /* Any anomaly the fold was fed must come back as it was, odd values
  * included: the checksum, not a range check, says the bytes are ours. */
-static void dec_anomaly(struct rbuf *r, struct fs_anomaly *a)
+static void dec_anomaly(struct fs_rbuf *r, struct fs_anomaly *a)
 {
     double *nums[] = { &a->score, &a->z, &a->observed, &a->expected, &a->std,
                        &a->q1, &a->q3, &a->iqr_low, &a->iqr_high };
 
     memset(a, 0, sizeof(*a));
-    a->id = r_uint(r, 8);
-    a->ts_ms = r_uint(r, 8);
-    a->end_ms = r_uint(r, 8);
-    r_ip(r, &a->host);
-    r_ip(r, &a->peer);
-    a->cls = (enum fs_anomaly_class)r_uint(r, 4);
-    a->severity = (enum fs_severity)r_uint(r, 4);
+    a->id = fs_rbuf_uint(r, 8);
+    a->ts_ms = fs_rbuf_uint(r, 8);
+    a->end_ms = fs_rbuf_uint(r, 8);
+    fs_rbuf_ip(r, &a->host);
+    fs_rbuf_ip(r, &a->peer);
+    a->cls = (enum fs_anomaly_class)fs_rbuf_uint(r, 4);
+    a->severity = (enum fs_severity)fs_rbuf_uint(r, 4);
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
-        *nums[i] = r_f64(r);
-    r_bytes(r, a->metric, sizeof(a->metric));
-    a->samples = (uint32_t)r_uint(r, 4);
-    a->npeers = (uint8_t)r_uint(r, 1);
-    a->nports = (uint8_t)r_uint(r, 1);
-    a->nextra = (uint8_t)r_uint(r, 1);
+        *nums[i] = fs_rbuf_f64(r);
+    fs_rbuf_bytes(r, a->metric, sizeof(a->metric));
+    a->samples = (uint32_t)fs_rbuf_uint(r, 4);
+    a->npeers = (uint8_t)fs_rbuf_uint(r, 1);
+    a->nports = (uint8_t)fs_rbuf_uint(r, 1);
+    a->nextra = (uint8_t)fs_rbuf_uint(r, 1);
     for (int i = 0; i < FS_ANOMALY_TOP; i++) {
-        r_ip(r, &a->top_peers[i].addr);
-        a->top_peers[i].value = r_uint(r, 8);
+        fs_rbuf_ip(r, &a->top_peers[i].addr);
+        a->top_peers[i].value = fs_rbuf_uint(r, 8);
     }
     for (int i = 0; i < FS_ANOMALY_TOP; i++) {
-        a->top_ports[i].port = (uint16_t)r_uint(r, 2);
-        a->top_ports[i].proto = (uint8_t)r_uint(r, 1);
-        a->top_ports[i].value = r_uint(r, 8);
+        a->top_ports[i].port = (uint16_t)fs_rbuf_uint(r, 2);
+        a->top_ports[i].proto = (uint8_t)fs_rbuf_uint(r, 1);
+        a->top_ports[i].value = fs_rbuf_uint(r, 8);
     }
     for (int i = 0; i < FS_ANOMALY_EXTRA; i++) {
-        r_bytes(r, a->extra[i].key, sizeof(a->extra[i].key));
-        a->extra[i].value = r_f64(r);
+        fs_rbuf_bytes(r, a->extra[i].key, sizeof(a->extra[i].key));
+        a->extra[i].value = fs_rbuf_f64(r);
     }
 }
 
-static const char *dec(struct fs_rp_fold *f, struct rbuf *r, uint32_t *nwin)
+static const char *dec(struct fs_rp_fold *f, struct fs_rbuf *r, uint32_t *nwin)
 {
     uint32_t n;
 
-    f->started = r_uint(r, 1) != 0;
-    f->now = r_uint(r, 8);
-    f->minute = r_uint(r, 8);
-    f->sent = (uint32_t)r_uint(r, 4);
-    f->held = (uint32_t)r_uint(r, 4);
-    f->held_first = r_uint(r, 8);
-    f->held_last = r_uint(r, 8);
-    n = *nwin = (uint32_t)r_uint(r, 4);
-    if (r->err)
+    f->started = fs_rbuf_uint(r, 1) != 0;
+    f->now = fs_rbuf_uint(r, 8);
+    f->minute = fs_rbuf_uint(r, 8);
+    f->sent = (uint32_t)fs_rbuf_uint(r, 4);
+    f->held = (uint32_t)fs_rbuf_uint(r, 4);
+    f->held_first = fs_rbuf_uint(r, 8);
+    f->held_last = fs_rbuf_uint(r, 8);
+    n = *nwin = (uint32_t)fs_rbuf_uint(r, 4);
+    if (r->failed)
         return "cut short";
     if (n > f->max_keys)
         return "more windows than max_keys";
@@ -627,33 +546,33 @@ static const char *dec(struct fs_rp_fold *f, struct rbuf *r, uint32_t *nwin)
         fs_ip host;
         uint8_t cls;
 
-        r_ip(r, &host);
+        fs_rbuf_ip(r, &host);
         host = ip_norm(&host);
-        cls = (uint8_t)r_uint(r, 1);
-        if (r->err)
+        cls = (uint8_t)fs_rbuf_uint(r, 1);
+        if (r->failed)
             return "cut short";
         if (*find(f, &host, cls) != NIL)
             return "a window twice";
         struct win *w = win_add(f, &host, cls);
-        w->opener = r_uint(r, 8);
-        w->end_ms = r_uint(r, 8);
-        w->count = (uint32_t)r_uint(r, 4);
-        w->first_ms = r_uint(r, 8);
-        w->last_ms = r_uint(r, 8);
+        w->opener = fs_rbuf_uint(r, 8);
+        w->end_ms = fs_rbuf_uint(r, 8);
+        w->count = (uint32_t)fs_rbuf_uint(r, 4);
+        w->first_ms = fs_rbuf_uint(r, 8);
+        w->last_ms = fs_rbuf_uint(r, 8);
         if (w->count)
             dec_anomaly(r, &w->worst);
         heap_push(f, (uint32_t)(w - f->wins));
-        if (r->err)
+        if (r->failed)
             return "cut short";
     }
-    return r->off == r->len ? NULL : "bytes after the last window";
+    return fs_rbuf_left(r) == 0 ? NULL : "bytes after the last window";
 }
 
 int fs_rp_fold_load(struct fs_rp_fold *f, const void *buf, size_t len, char *err,
                     size_t errlen)
 {
     const uint8_t *p = buf;
-    struct rbuf r = { p, len, 0, false };
+    struct fs_rbuf r;
     uint8_t magic[8];
     uint32_t version, nwin = 0;
     uint64_t body, sum;
@@ -665,31 +584,29 @@ int fs_rp_fold_load(struct fs_rp_fold *f, const void *buf, size_t len, char *err
                  HEAD_LEN + SUM_LEN);
         return -1;
     }
-    r_bytes(&r, magic, sizeof(magic));
+    fs_rbuf_init(&r, p, len - SUM_LEN);
+    fs_rbuf_bytes(&r, magic, sizeof(magic));
     if (memcmp(magic, MAGIC, sizeof(magic)) != 0) {
         snprintf(err, errlen, "not fold state (bad magic)");
         return -1;
     }
-    version = (uint32_t)r_uint(&r, 4);
+    version = (uint32_t)fs_rbuf_uint(&r, 4);
     if (version != VERSION) {
         snprintf(err, errlen, "fold state version %u, this build reads %u", version, VERSION);
         return -1;
     }
-    body = r_uint(&r, 8);
+    body = fs_rbuf_uint(&r, 8);
     if (body != len - HEAD_LEN - SUM_LEN) {
         snprintf(err, errlen, "fold state %s: %zu bytes after the header, it says %llu",
                  body > len - HEAD_LEN - SUM_LEN ? "truncated" : "has trailing bytes",
                  len - HEAD_LEN, (unsigned long long)body + SUM_LEN);
         return -1;
     }
-    sum = 0;
-    for (int i = 7; i >= 0; i--)
-        sum = sum << 8 | p[len - SUM_LEN + (size_t)i];
+    sum = fs_get_le(p + len - SUM_LEN, 8);
     if (sum != fs_fnv64(FS_FNV64_INIT, p, len - SUM_LEN)) {
         snprintf(err, errlen, "fold state damaged: checksum mismatch");
         return -1;
     }
-    r.len = len - SUM_LEN;
     why = dec(f, &r, &nwin);
     if (why) {
         snprintf(err, errlen, "fold state %s: %s (%u windows, max_keys %u)",

@@ -18,8 +18,8 @@
 #include <time.h>
 
 #include "format.h"
+#include "version.h"
 
-#define CEF_VERSION "0.1" /* the suite's version, as the programs' --version says */
 #define SD_ID "flowsentry@32473"
 #define HOST_MAX 255      /* RFC 5424 HOSTNAME */
 #define APP_MAX 48        /* RFC 5424 APP-NAME */
@@ -455,7 +455,7 @@ static void put_cef(struct out *o, const struct fs_rp_fmt *f, const struct fs_rp
     const char *sig = al->kind == FS_RP_STORM ? "storm" : class_name(al);
     char b[128], ip[FS_IP_STRLEN], host[HOST_MAX + 1], num[FS_JSON_NUM_MAX];
 
-    put(o, "CEF:0|flowsentry|flowsentry|" CEF_VERSION "|");
+    put(o, "CEF:0|flowsentry|flowsentry|" FS_VERSION "|");
     put_esc(o, sig, 32, ESC_CEF_HDR);
     put(o, "|");
     if (al->kind == FS_RP_STORM)

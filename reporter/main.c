@@ -35,10 +35,9 @@
 #include "state.h"
 
 #define PROGRAM "flowsentry-reporter"
-#define VERSION "0.1"
 
 #define EXIT_RUNTIME 1
-#define EXIT_CONFIG 2
+#define EXIT_CONFIG FS_OPTS_EXIT_CONFIG
 
 #define POLL_MS 100
 #define MESSAGES_PER_BATCH 1000
@@ -550,25 +549,15 @@ int main(int argc, char *argv[])
     struct fs_rp_config cfg;
     struct reporter r;
     char err[1024], sender[FS_MSG_SENDER_MAX], hostname[256];
-    int status = 0;
+    int rc, status = 0;
 
     fs_log_set_program(PROGRAM);
     fs_rp_config_init(&cfg);
-    switch (fs_rp_config_parse_args(&cfg, argc, argv, err, sizeof(err))) {
-    case FS_RP_CONFIG_HELP:
-        fs_rp_config_usage(stdout, PROGRAM);
+    rc = fs_opts_main(fs_rp_config_parse_args(&cfg, argc, argv, err, sizeof(err)),
+                      &fs_rp_config_opts, PROGRAM, err, true);
+    if (rc >= 0) {
         fs_rp_config_free(&cfg);
-        return 0;
-    case FS_RP_CONFIG_VERSION:
-        printf("%s %s\n", PROGRAM, VERSION);
-        fs_rp_config_free(&cfg);
-        return 0;
-    case FS_RP_CONFIG_ERROR:
-        fprintf(stderr, "%s: %s (see --help)\n", PROGRAM, err);
-        fs_rp_config_free(&cfg);
-        return EXIT_CONFIG;
-    case FS_RP_CONFIG_OK:
-        break;
+        return rc;
     }
     fs_log_set_level((enum fs_log_level)cfg.log_level);
     if (cfg.sender != NULL)

@@ -11,7 +11,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "opts.h"
 #include "reportpriv.h"
 
@@ -486,64 +486,17 @@ static int make_dir(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Temporary file in the same directory, fsync, rename over the report,
- * fsync of the directory: a reader sees the old report or the new one. */
+/* The report replaced whole: a reader sees the old one or the new one. */
 static int write_atomic(const char *dir, const char *name, const char *text, size_t len,
                         char *err, size_t errlen)
 {
-    char tmp[PATH_MAX], path[PATH_MAX];
-    const char *what = NULL;
-    int fd, e = 0;
+    char path[PATH_MAX], why[PATH_MAX + 128];
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
-    if ((fd = mkstemp(tmp)) < 0) {
-        fs_opts_fail(err, errlen, "create a temporary file in %s: %s", dir,
-                     strerror(errno));
+    if (fs_atomic_write(path, text, len, 0644, why, sizeof(why)) != 0) {
+        fs_opts_fail(err, errlen, "report %s", why);
         return -1;
     }
-    if (fchmod(fd, 0644) != 0)
-        what = "chmod";
-    else if (write_all(fd, text, len) != 0)
-        what = "write";
-    else if (fsync(fd) != 0)
-        what = "fsync";
-    e = errno;
-    if (close(fd) != 0 && what == NULL) {
-        what = "close";
-        e = errno;
-    }
-    if (what == NULL && rename(tmp, path) != 0) {
-        what = "rename to";
-        e = errno;
-    }
-    if (what) {
-        unlink(tmp);
-        fs_opts_fail(err, errlen, "%s %s: %s", what, path, strerror(e));
-        return -1;
-    }
-    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(fd) != 0) {
-        e = errno;
-        if (fd >= 0)
-            close(fd);
-        fs_opts_fail(err, errlen, "fsync directory %s: %s", dir, strerror(e));
-        return -1;
-    }
-    close(fd);
     return 0;
 }
 

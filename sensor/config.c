@@ -1,7 +1,7 @@
 /*
  * config.c - the sensor's option table (see config.h). Adding an option is
- * adding a row: the command line, the config file, the usage text and
- * fs_sensor_config_write() all come from the table.
+ * adding a row: the command line, the config file, the usage text and the
+ * written config all come from the table.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,22 +19,6 @@
 #define FS_SENSOR_DEFAULT_ZEEK_DOMAIN 1
 #define FS_SENSOR_DEFAULT_EVE_DOMAIN 2
 #define DAY 86400u
-
-static int check_endpoint(void *conf, const char *v, char *err, size_t errlen)
-{
-    static const char *const schemes[] = { "ipc://", "tcp://", "inproc://" };
-    const char *e = v[0] == '@' || v[0] == '>' ? v + 1 : v;
-
-    (void)conf;
-    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-        size_t n = strlen(schemes[i]);
-
-        if (strncmp(e, schemes[i], n) == 0 && e[n] != '\0')
-            return 0;
-    }
-    fs_opts_fail(err, errlen, "'%s' is not a ZeroMQ endpoint (ipc://PATH, tcp://HOST:PORT)", v);
-    return -1;
-}
 
 static int check_exporter(void *conf, const char *v, char *err, size_t errlen)
 {
@@ -57,49 +41,6 @@ static int check_export(void *conf, const char *v, char *err, size_t errlen)
             return 0;
     fs_opts_fail(err, errlen, "'%s' is not ipfix://, v9:// or v5://HOST[:PORT]", v);
     return -1;
-}
-
-static int set_level(void *conf, const char *v, enum fs_log_level level, char *err,
-                     size_t errlen)
-{
-    struct fs_sensor_config *c = conf;
-    bool b;
-
-    if (fs_opts_parse_bool(v, &b, err, errlen) < 0)
-        return -1;
-    if (b)
-        c->log_level = level;
-    else if (c->log_level == (int)level)
-        c->log_level = FS_LOG_INFO;
-    return 0;
-}
-
-static int set_quiet(void *conf, const char *v, char *err, size_t errlen)
-{
-    return set_level(conf, v, FS_LOG_WARNING, err, errlen);
-}
-
-static int set_verbose(void *conf, const char *v, char *err, size_t errlen)
-{
-    return set_level(conf, v, FS_LOG_DEBUG, err, errlen);
-}
-
-static void write_level(const void *conf, const struct fs_opt *o, FILE *fp,
-                        enum fs_log_level level)
-{
-    const struct fs_sensor_config *c = conf;
-
-    fprintf(fp, "%s = %s\n", o->name, c->log_level == (int)level ? "yes" : "no");
-}
-
-static void write_quiet(const void *conf, const struct fs_opt *o, FILE *fp)
-{
-    write_level(conf, o, fp, FS_LOG_WARNING);
-}
-
-static void write_verbose(const void *conf, const struct fs_opt *o, FILE *fp)
-{
-    write_level(conf, o, fp, FS_LOG_DEBUG);
 }
 
 #define OFF(f) offsetof(struct fs_sensor_config, f)
@@ -158,7 +99,7 @@ static const struct fs_opt options[] = {
       .help = "observation domain of the flows and exports (v5: engine type<<8|id); default 0" },
     { "json", FS_OPT_FLAG, OFF(json),
       .help = "write flows as JSON lines on stdout" },
-    { "publish", FS_OPT_STR, OFF(publish), .set = check_endpoint, .arg = "ENDPOINT",
+    { "publish", FS_OPT_STR, OFF(publish), .set = fs_opts_check_endpoint, .arg = "ENDPOINT",
       .help = "ZeroMQ endpoint of the flows bus; default ipc://<run-dir>/sensor "
       "(offline mode: only when given)" },
     { "no-publish", FS_OPT_FLAG, OFF(no_publish),
@@ -181,15 +122,12 @@ static const struct fs_opt options[] = {
       .help = "drop privileges to this user once the capture is open" },
     { "run-dir", FS_OPT_STR, OFF(run_dir), .arg = "DIR",
       .help = "directory of the default bus endpoint; default " DEFAULT_RUN_DIR },
-    { "quiet", FS_OPT_CUSTOM, .set = set_quiet, .write = write_quiet,
-      .help = "log warnings and errors only" },
-    { "verbose", FS_OPT_CUSTOM, .set = set_verbose, .write = write_verbose,
-      .help = "log debugging detail too" },
+    FS_OPTS_LOG_ROWS(OFF(log_level)),
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
-static const struct fs_opts table = {
+const struct fs_opts fs_sensor_config_opts = {
     options, NOPTIONS,
     "Meters flows from packets (an interface or pcap files), publishes them on the flows\n"
     "bus and exports them as IPFIX, NetFlow v9 or v5; also publishes the flows Zeek and\n"
@@ -226,30 +164,23 @@ int fs_sensor_config_init(struct fs_sensor_config *c)
 
 void fs_sensor_config_free(struct fs_sensor_config *c)
 {
-    fs_opts_free(&table, c);
+    fs_opts_free(&fs_sensor_config_opts, c);
     memset(c, 0, sizeof(*c));
 }
 
 int fs_sensor_config_set(struct fs_sensor_config *c, const char *key, const char *value,
                          char *err, size_t errlen)
 {
-    return fs_opts_set(&table, c, key, value, err, errlen);
+    return fs_opts_set(&fs_sensor_config_opts, c, key, value, err, errlen);
 }
 
-enum fs_sensor_config_result fs_sensor_config_parse_args(struct fs_sensor_config *c, int argc,
-                                                         char *const argv[], char *err,
-                                                         size_t errlen)
+enum fs_opts_result fs_sensor_config_parse_args(struct fs_sensor_config *c, int argc,
+                                                char *const argv[], char *err, size_t errlen)
 {
-    switch (fs_opts_parse_args(&table, c, argc, argv, &c->config_file, err, errlen)) {
-    case FS_OPTS_OK:
-        return FS_SENSOR_CONFIG_OK;
-    case FS_OPTS_HELP:
-        return FS_SENSOR_CONFIG_HELP;
-    case FS_OPTS_VERSION:
-        return FS_SENSOR_CONFIG_VERSION;
-    default:
-        return FS_SENSOR_CONFIG_ERROR;
-    }
+    enum fs_opts_result r = fs_opts_parse_args(&fs_sensor_config_opts, c, argc, argv,
+                                               &c->config_file, err, errlen);
+
+    return r == FS_OPTS_OK && fs_sensor_config_finish(c, err, errlen) != 0 ? FS_OPTS_ERROR : r;
 }
 
 /* A log source's domain must not be the meter's: the same connection
@@ -306,14 +237,4 @@ const char *fs_sensor_config_publish(const struct fs_sensor_config *c, char *buf
         return c->publish;
     snprintf(buf, len, "ipc://%s/sensor", c->run_dir);
     return buf;
-}
-
-void fs_sensor_config_write(const struct fs_sensor_config *c, FILE *fp)
-{
-    fs_opts_write(&table, c, fp);
-}
-
-void fs_sensor_config_usage(FILE *fp, const char *program)
-{
-    fs_opts_usage(&table, fp, program);
 }

@@ -1,7 +1,7 @@
 /*
  * config.h - flowsentry-sensor settings: the command line and a config file
  * (-c FILE, `key = value` lines), through the option table of config.c and
- * ipc/opts.h, which also give the usage text and fs_sensor_config_write().
+ * ipc/opts.h, which also give the usage text and the written config.
  *
  * Nothing here prints or exits; errors come back as one line in `err`.
  */
@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "flow.h"
 #include "opts.h"
@@ -64,21 +63,17 @@ struct fs_sensor_config {
     const char *config_file;    /* the -c argument (points into argv) */
 };
 
-enum fs_sensor_config_result {
-    FS_SENSOR_CONFIG_ERROR = -1,
-    FS_SENSOR_CONFIG_OK = 0,
-    FS_SENSOR_CONFIG_HELP,
-    FS_SENSOR_CONFIG_VERSION
-};
-
 /* Sets every default. Returns 0, or -1 when out of memory. */
 int fs_sensor_config_init(struct fs_sensor_config *c);
 void fs_sensor_config_free(struct fs_sensor_config *c);
 
-/* Reads -c FILE (wherever it appears) and then every other argument. */
-enum fs_sensor_config_result fs_sensor_config_parse_args(struct fs_sensor_config *c, int argc,
-                                                         char *const argv[], char *err,
-                                                         size_t errlen);
+/* The option table: fs_opts_usage() and fs_opts_write() take it. */
+extern const struct fs_opts fs_sensor_config_opts;
+
+/* Reads -c FILE (wherever it appears), then every other argument, then
+ * fs_sensor_config_finish(). */
+enum fs_opts_result fs_sensor_config_parse_args(struct fs_sensor_config *c, int argc,
+                                                char *const argv[], char *err, size_t errlen);
 
 /* Sets one option by name, as a file line or --key=value would. */
 int fs_sensor_config_set(struct fs_sensor_config *c, const char *key, const char *value,
@@ -86,7 +81,7 @@ int fs_sensor_config_set(struct fs_sensor_config *c, const char *key, const char
 
 /* Checks the options against each other (at most one packet source, at
  * least one source of flows, the log sources' domains apart from the
- * meter's, ...). Call once, after parsing. */
+ * meter's, ...). fs_sensor_config_parse_args() calls it. */
 int fs_sensor_config_finish(struct fs_sensor_config *c, char *err, size_t errlen);
 
 /* Log files followed at most (fs_sensor_config_finish() checks). */
@@ -109,9 +104,6 @@ static inline bool fs_sensor_config_packets(const struct fs_sensor_config *c)
 /* The flows bus endpoint in effect: the given one, or ipc://<run-dir>/sensor
  * when live; NULL when not publishing (offline without --publish). */
 const char *fs_sensor_config_publish(const struct fs_sensor_config *c, char *buf, size_t len);
-
-void fs_sensor_config_write(const struct fs_sensor_config *c, FILE *fp);
-void fs_sensor_config_usage(FILE *fp, const char *program);
 
 /* Name of option `i` of the table; NULL past the end (docs test). */
 const char *fs_sensor_config_option_name(size_t i);

@@ -43,10 +43,9 @@
 #include "msg.h"
 
 #define PROGRAM "flowsentry-sensor"
-#define VERSION "0.1"
 
 #define EXIT_RUNTIME 1
-#define EXIT_CONFIG 2
+#define EXIT_CONFIG FS_OPTS_EXIT_CONFIG
 
 #define TICK_MS 250              /* longest ppoll() sleep */
 #define EXPIRE_MS 1000           /* wall-clock expiry and export flush, live */
@@ -734,26 +733,11 @@ int main(int argc, char *argv[])
         fprintf(stderr, "%s: out of memory\n", PROGRAM);
         return EXIT_RUNTIME;
     }
-    switch (fs_sensor_config_parse_args(&s.cfg, argc, argv, err, sizeof(err))) {
-    case FS_SENSOR_CONFIG_HELP:
-        fs_sensor_config_usage(stdout, PROGRAM);
+    status = fs_opts_main(fs_sensor_config_parse_args(&s.cfg, argc, argv, err, sizeof(err)),
+                          &fs_sensor_config_opts, PROGRAM, err, false);
+    if (status >= 0) {
         fs_sensor_config_free(&s.cfg);
-        return 0;
-    case FS_SENSOR_CONFIG_VERSION:
-        printf("%s %s\n", PROGRAM, VERSION);
-        fs_sensor_config_free(&s.cfg);
-        return 0;
-    case FS_SENSOR_CONFIG_ERROR:
-        fprintf(stderr, "%s: %s\n", PROGRAM, err);
-        fs_sensor_config_free(&s.cfg);
-        return EXIT_CONFIG;
-    case FS_SENSOR_CONFIG_OK:
-        break;
-    }
-    if (fs_sensor_config_finish(&s.cfg, err, sizeof(err)) < 0) {
-        fprintf(stderr, "%s: %s\n", PROGRAM, err);
-        fs_sensor_config_free(&s.cfg);
-        return EXIT_CONFIG;
+        return status;
     }
     if (s.cfg.user != NULL && (pw = getpwnam(s.cfg.user)) == NULL) {
         fprintf(stderr, "%s: user: no such user '%s'\n", PROGRAM, s.cfg.user);

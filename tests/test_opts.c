@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "opts.h"
 #include "proc.h"
+#include "version.h"
 
 struct conf {
     bool flag;
@@ -566,4 +568,91 @@ Test(opts, utc_offsets_are_signed_and_within_14_hours)
                  "%s", err);
     cr_expect_eq(cfg.offset, -19800);
     free(text);
+}
+
+/* What fs_opts_main() printed and returned. */
+struct main_run {
+    int status;
+    char out[4096], err[1024];
+};
+
+/* Reads `fp` from its start into `buf`, NUL-terminated. */
+static void slurp(FILE *fp, char *buf, size_t len)
+{
+    size_t n;
+
+    rewind(fp);
+    n = fread(buf, 1, len - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+}
+
+/* Calls fs_opts_main() with stdout and stderr caught in files. */
+static void run_main(enum fs_opts_result r, const char *why, bool see_help, struct main_run *m)
+{
+    FILE *out = tmpfile(), *errf = tmpfile();
+    int saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
+
+    cr_assert(out != NULL && errf != NULL && saved_out >= 0 && saved_err >= 0);
+    fflush(stdout);
+    fflush(stderr);
+    cr_assert_geq(dup2(fileno(out), STDOUT_FILENO), 0);
+    cr_assert_geq(dup2(fileno(errf), STDERR_FILENO), 0);
+    m->status = fs_opts_main(r, &table, "prog", why, see_help);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, STDOUT_FILENO);
+    dup2(saved_err, STDERR_FILENO);
+    close(saved_out);
+    close(saved_err);
+    slurp(out, m->out, sizeof(m->out));
+    slurp(errf, m->err, sizeof(m->err));
+}
+
+Test(opts, main_goes_on_after_good_options_without_a_word)
+{
+    struct main_run m;
+
+    run_main(PARSE("--u32", "5"), err, true, &m);
+    cr_expect_eq(m.status, -1);
+    cr_expect_str_empty(m.out);
+    cr_expect_str_empty(m.err);
+}
+
+Test(opts, main_prints_usage_and_version_on_stdout_and_exits_0)
+{
+    struct main_run m;
+    char *usage = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&usage, &len);
+
+    fs_opts_usage(&table, fp, "prog");
+    fclose(fp);
+    run_main(PARSE("--u32", "x", "--help"), err, true, &m);
+    cr_expect_eq(m.status, 0);
+    cr_expect_str_eq(m.out, usage);
+    cr_expect_str_empty(m.err);
+    free(usage);
+
+    run_main(PARSE("--version"), err, false, &m);
+    cr_expect_eq(m.status, 0);
+    cr_expect_str_eq(m.out, "prog " FS_VERSION "\n");
+    cr_expect_str_eq(FS_VERSION, "0.1");
+    cr_expect_str_empty(m.err);
+}
+
+Test(opts, main_prints_errors_on_stderr_and_exits_2)
+{
+    struct main_run m;
+
+    run_main(PARSE("--u32", "x"), err, true, &m);
+    cr_expect_eq(m.status, FS_OPTS_EXIT_CONFIG);
+    cr_expect_eq(FS_OPTS_EXIT_CONFIG, 2);
+    cr_expect_str_empty(m.out);
+    cr_expect_str_eq(m.err, "prog: option --u32: 'x' is not a number (see --help)\n");
+
+    run_main(PARSE("--nope"), err, false, &m);
+    cr_expect_eq(m.status, 2);
+    cr_expect_str_empty(m.out);
+    cr_expect_str_eq(m.err, "prog: unknown option '--nope'\n");
 }

@@ -65,7 +65,7 @@ static char *write_file(const char *name, const char *text)
 
 Test(reporter_config, defaults)
 {
-    cr_assert_eq(PARSE(BASE, "--output", "tcp://127.0.0.1:10514"), FS_RP_CONFIG_OK, "%s", err);
+    cr_assert_eq(PARSE(BASE, "--output", "tcp://127.0.0.1:10514"), FS_OPTS_OK, "%s", err);
     cr_expect_eq(cfg.confirm, 2);
     cr_expect_eq(cfg.backoff_max, 30);
     cr_expect_eq(cfg.send_timeout, 5);
@@ -101,7 +101,7 @@ Test(reporter_config, defaults_by_transport)
     cr_assert_eq(PARSE(BASE, "--output", "udp://siem.example.net", "tls://siem.example.net",
                        "unix://", "unix:///run/systemd/journal/syslog",
                        "file:///var/log/flowsentry/alerts.json"),
-                 FS_RP_CONFIG_OK, "%s", err);
+                 FS_OPTS_OK, "%s", err);
     cr_assert_eq(cfg.noutputs, 5);
     cr_expect_str_eq(cfg.outputs[0].out.port, "514");
     cr_expect_eq(cfg.outputs[0].header, FS_RP_H_RFC5424);
@@ -125,7 +125,7 @@ Test(reporter_config, every_setting)
                        "tls://[2001:db8::5]:7514 header=rfc3164 body=cef facility=local3 "
                        "app=ids-east ca=/etc/ssl/siem-ca.pem cert=/etc/ssl/me.pem "
                        "key=/etc/ssl/me.key name=siem.example.net insecure=yes spool=1M"),
-                 FS_RP_CONFIG_OK, "%s", err);
+                 FS_OPTS_OK, "%s", err);
     const struct fs_rp_output_spec *o = &cfg.outputs[0];
     cr_expect_str_eq(o->out.host, "2001:db8::5");
     cr_expect_str_eq(o->out.port, "7514");
@@ -147,7 +147,7 @@ Test(reporter_config, settings_may_be_separate_arguments)
     /* Unquoted on a shell command line, each setting is its own argument. */
     cr_assert_eq(PARSE(BASE, "--output", "tcp://127.0.0.1:601", "body=eve", "facility=4",
                        "udp://127.0.0.1:514", "--hourly", "no"),
-                 FS_RP_CONFIG_OK, "%s", err);
+                 FS_OPTS_OK, "%s", err);
     cr_assert_eq(cfg.noutputs, 2);
     cr_expect_eq(cfg.outputs[0].body, FS_RP_B_EVE);
     cr_expect_eq(cfg.outputs[0].facility, 4);
@@ -174,7 +174,7 @@ Test(reporter_config, config_file_and_command_line)
                                   "confirm = 5s\n"
                                   "hostname = sensor-7\n");
     cr_assert_eq(PARSE("-c", path, "--output", "udp://127.0.0.1:514", "--rate-limit", "60"),
-                 FS_RP_CONFIG_OK, "%s", err);
+                 FS_OPTS_OK, "%s", err);
     cr_expect_str_eq(cfg.state_dir, "/var/lib/fs");
     cr_expect_str_eq(cfg.replay, "ipc:///run/flowsentry/replay.sock");
     cr_assert_eq(cfg.noutputs, 3, "the command line adds outputs to the file's");
@@ -199,14 +199,14 @@ Test(reporter_config, written_settings_load_back_the_same)
 
     cr_assert_eq(PARSE(BASE, "--output", "tcp://127.0.0.1:601 body=eve", "file:///tmp/a.json",
                        "--utc-offset", "90m", "--report-dir", "/tmp/r", "--daily", "no"),
-                 FS_RP_CONFIG_OK, "%s", err);
+                 FS_OPTS_OK, "%s", err);
     fp = open_memstream(&text, &len);
-    fs_rp_config_write(&cfg, fp);
+    fs_opts_write(&fs_rp_config_opts, &cfg, fp);
     fclose(fp);
     fs_rp_config_init(&again);
     char *path = write_file("written.conf", text);
     char *const argv[] = { "flowsentry-reporter", "-c", path, NULL };
-    cr_assert_eq(fs_rp_config_parse_args(&again, 3, argv, err, sizeof(err)), FS_RP_CONFIG_OK,
+    cr_assert_eq(fs_rp_config_parse_args(&again, 3, argv, err, sizeof(err)), FS_OPTS_OK,
                  "%s\n%s", err, text);
     cr_expect_eq(again.noutputs, 2);
     cr_expect_str_eq(again.outputs[0].text, "tcp://127.0.0.1:601 body=eve");
@@ -221,13 +221,13 @@ Test(reporter_config, written_settings_load_back_the_same)
 
 Test(reporter_config, help_and_version)
 {
-    cr_expect_eq(PARSE("--output", "tpc://x", "--help"), FS_RP_CONFIG_HELP);
-    cr_expect_eq(PARSE("--version"), FS_RP_CONFIG_VERSION);
+    cr_expect_eq(PARSE("--output", "tpc://x", "--help"), FS_OPTS_HELP);
+    cr_expect_eq(PARSE("--version"), FS_OPTS_VERSION);
 
     char *text = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&text, &len);
-    fs_rp_config_usage(fp, "flowsentry-reporter");
+    fs_opts_usage(&fs_rp_config_opts, fp, "flowsentry-reporter");
     fclose(fp);
     cr_expect_not_null(strstr(text, "--output SPEC..."));
     cr_expect_not_null(strstr(text, "--state-dir DIR"));
@@ -316,7 +316,7 @@ Test(reporter_config, every_mistake_has_its_message)
             argv[argc++] = (char *)m->args[k];
         fresh();
         cr_expect_eq(fs_rp_config_parse_args(&cfg, argc, argv, err, sizeof(err)),
-                     FS_RP_CONFIG_ERROR, "mistake %zu (%s) accepted", i, m->args[1]);
+                     FS_OPTS_ERROR, "mistake %zu (%s) accepted", i, m->args[1]);
         if (m->message != NULL)
             cr_expect_str_eq(err, m->message, "mistake %zu", i);
         else
@@ -327,26 +327,26 @@ Test(reporter_config, every_mistake_has_its_message)
 Test(reporter_config, what_is_missing_is_named)
 {
     cr_expect_eq(PARSE("--subscribe", "tcp://127.0.0.1:5601", "--output", "udp://127.0.0.1"),
-                 FS_RP_CONFIG_ERROR);
+                 FS_OPTS_ERROR);
     cr_expect_str_eq(err, "state-dir: required (where the reporter keeps its place and its "
                           "spools)");
     fresh();
     cr_expect_eq(PARSE("--state-dir", "/tmp/x", "--output", "udp://127.0.0.1"),
-                 FS_RP_CONFIG_ERROR);
+                 FS_OPTS_ERROR);
     cr_expect_str_eq(err, "nothing to read: give subscribe (the analyzer's events bus) and/or "
                           "replay");
     fresh();
-    cr_expect_eq(PARSE(BASE), FS_RP_CONFIG_ERROR);
+    cr_expect_eq(PARSE(BASE), FS_OPTS_ERROR);
     cr_expect_str_eq(err, "nothing to do: give output and/or report-dir");
     fresh();
     cr_expect_eq(PARSE(BASE, "--report-dir", "/tmp/r", "--hourly", "no", "--daily", "no"),
-                 FS_RP_CONFIG_ERROR);
+                 FS_OPTS_ERROR);
     cr_expect_str_eq(err, "report-dir: hourly and daily are both off");
     /* Replay alone is enough to read from. */
     fresh();
     cr_expect_eq(PARSE("--state-dir", "/tmp/x", "--replay", "tcp://127.0.0.1:5602",
                        "--report-dir", "/tmp/r"),
-                 FS_RP_CONFIG_OK, "%s", err);
+                 FS_OPTS_OK, "%s", err);
 }
 
 Test(reporter_config, a_mistake_in_the_file_names_its_line)
@@ -354,7 +354,7 @@ Test(reporter_config, a_mistake_in_the_file_names_its_line)
     char *path = write_file("bad.conf", "state-dir = /tmp/x\n"
                                               "subscribe = tcp://127.0.0.1:5601\n"
                                               "confirm = soon\n");
-    cr_expect_eq(PARSE("-c", path), FS_RP_CONFIG_ERROR);
+    cr_expect_eq(PARSE("-c", path), FS_OPTS_ERROR);
     cr_expect_str_eq(err, "config line 3: confirm: 'soon' is not a number");
 }
 

@@ -2,7 +2,10 @@
 # bench.sh - the flowsentry benchmark, start to finish, in under ten minutes.
 #
 #  1. fs-benchdecode: decode rate of v5, v9 and IPFIX on one core from
-#     in-memory datagrams, and the msgpack encode/decode rate of flow batches.
+#     in-memory datagrams, and the msgpack encode/decode rate of flow batches;
+#     with BENCH_ICOUNT=yes also the instructions the collector and the
+#     subscriber spend per flow, counted by valgrind, which unlike the rates
+#     does not move with whatever else runs on the machine.
 #  2. For each format, the highest rate at which flowsentry-collector ingests
 #     UDP over loopback without losing a flow: fs-flowsend offers the stream,
 #     the collector publishes on an ipc:// flows bus, fs-flowsub counts what
@@ -36,6 +39,9 @@
 #   BENCH_RCVBUF   receive buffer for every receiver, bytes (default rmem_max)
 #   BENCH_BATCH    collector --batch-size (default: the collector's)
 #   BENCH_DECODE   "no" skips step 1
+#   BENCH_ICOUNT   "yes": also count the instructions the collector and the
+#                  subscriber spend per flow (valgrind; a minute or two)
+#   BENCH_ICOUNT_FLOWS  flows per format for that count (default 300000)
 #   BENCH_EXTRA    more flowsentry-collector options, e.g. "--clock-clamp 60"
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -47,6 +53,7 @@ TRIAL=${BENCH_TRIAL:-2}
 STEPS=${BENCH_STEPS:-5}
 RCVBUF=${BENCH_RCVBUF:-$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 4194304)}
 BATCH=${BENCH_BATCH:-}
+FLOWS_IC=${BENCH_ICOUNT_FLOWS:-300000}
 EXTRA=${BENCH_EXTRA:-}
 SEED=1
 IPV6=10
@@ -144,6 +151,72 @@ echo
 if [ "${BENCH_DECODE:-yes}" != no ]; then
     echo "== decode, one core, in-memory datagrams (best of 3 one-second runs)"
     "$BIN/fs-benchdecode" --cpu 0 || log "bench: fs-benchdecode reported a failure"
+    echo
+fi
+
+# --- 1b. instructions per flow ----------------------------------------------
+# Wall-clock rates on a shared two-CPU machine move with whatever else runs;
+# instruction counts do not. The collector runs under valgrind (callgrind),
+# is stopped while the whole stream is queued in its socket (64 MiB, which
+# needs root to exceed rmem_max), then resumed, so that it drains full
+# receive batches as it does at high rates. A one-datagram run gives what
+# starting and stopping cost; the difference over the flows is per flow.
+# User space only (the kernel's receive and send paths are not counted), and
+# valgrind counts each iteration of a string instruction (rep stos, rep movs:
+# memset, memcpy) as one instruction.
+
+# icount FORMAT FLOWS: sets IR_COL and IR_SUB (instructions in all) and
+# IR_GOT (flows the subscriber received).
+icount() {
+    fmt=$1 n=$2
+    PORT=$((PORT + 1))
+    d=$WORK/icount-$fmt-$n
+    mkdir -p "$d"
+    spawn valgrind --tool=callgrind --callgrind-out-file="$d/col.cg" "$COLLECTOR" \
+        --listen "udp://127.0.0.1:$PORT" --publish "ipc://$d/flows" --rcvbuf 67108864 \
+        --template-file none --stats-interval 0 --run-dir "$d" --state-dir "$d" 2>"$d/collector.log"
+    cpid=$LASTPID
+    i=0
+    while ! grep -q "publishing flows" "$d/collector.log" 2>/dev/null && [ $i -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    spawn valgrind --tool=callgrind --callgrind-out-file="$d/sub.cg" "$FLOWSUB" --count-only \
+        --idle 5 --timeout 600 --quiet "ipc://$d/flows" >"$d/sub.out" 2>"$d/sub.err"
+    spid=$LASTPID
+    sleep 3 # valgrind starts slowly: the subscription must be in place
+    kill -s STOP "$cpid"
+    "$FLOWSEND" --format "$fmt" --flows "$n" --seed $SEED --ipv6-percent $IPV6 \
+        "127.0.0.1:$PORT" >"$d/send.out" 2>"$d/send.err"
+    kill -s CONT "$cpid"
+    wait "$spid"
+    PIDS=$(echo " $PIDS " | sed "s/ $spid / /")
+    reap "$cpid" TERM
+    IR_COL=$(sed -n 's/^summary: //p' "$d/col.cg")
+    IR_SUB=$(sed -n 's/^summary: //p' "$d/sub.cg")
+    IR_GOT=$(kv flows "$d/sub.out")
+}
+
+if [ "${BENCH_ICOUNT:-no}" = yes ]; then
+    echo "== instructions per flow, user space (valgrind callgrind; $FLOWS_IC flows per format)"
+    if ! command -v valgrind >/dev/null 2>&1; then
+        log "bench: valgrind is not installed: instruction counts skipped"
+    else
+        for fmt in $FORMATS; do
+            icount "$fmt" 1
+            base_col=${IR_COL:-0} base_sub=${IR_SUB:-0} base_got=$IR_GOT
+            icount "$fmt" "$FLOWS_IC"
+            if [ -z "$IR_COL" ] || [ -z "$IR_SUB" ] || [ "$IR_GOT" -le "$base_got" ]; then
+                log "bench: $fmt: instruction count failed"
+                continue
+            fi
+            awk -v f="$fmt" -v c="$IR_COL" -v bc="$base_col" -v s="$IR_SUB" -v bs="$base_sub" \
+                -v n="$IR_GOT" -v bn="$base_got" -v want="$FLOWS_IC" 'BEGIN {
+                printf "%-6s collector %6.0f  subscriber (--count-only) %5.1f instructions/flow%s\n",
+                    f, (c - bc) / (n - bn), (s - bs) / (n - bn),
+                    n < want ? sprintf("  (only %d of %d flows arrived)", n, want) : "" }'
+        done
+    fi
     echo
 fi
 
@@ -290,6 +363,7 @@ have() {
     esac
 }
 
+: >"$WORK/results"
 check_quiet "before the loopback runs"
 echo "== lossless UDP ingest over loopback ($TRIAL s trials, receive buffer $RCVBUF bytes," \
     "same stream for every receiver: seed $SEED, $IPV6% IPv6 in v9/IPFIX)"

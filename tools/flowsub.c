@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -265,6 +266,12 @@ int main(int argc, char **argv)
     double start;
 
     parse(argc, argv, &o);
+    /* ZeroMQ's I/O thread allocates every large message as it arrives and
+     * this thread frees it once counted; glibc would hand the memory back
+     * to the kernel after nearly every message and fault it in again, page
+     * by page, for the next one. Kept, it is reused. */
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
     if (!gap) {
         fprintf(stderr, "fs-flowsub: out of memory\n");
         return 1;

@@ -15,7 +15,6 @@
  * every 250 ms, so an idle analyzer answers within that.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "input.h"
 #include "log.h"
 #include "replay.h"
+#include "signals.h"
 
 #define PROGRAM "flowsentry-analyzer"
 
@@ -36,18 +36,6 @@
 #define LOG_BURST 5
 /* How long the live loop waits for flows before looking at the rest. */
 #define POLL_MS 250
-
-static volatile sig_atomic_t got_stop, got_usr1, got_usr2;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGUSR1)
-        got_usr1 = 1;
-    else if (sig == SIGUSR2)
-        got_usr2 = 1;
-    else
-        got_stop = 1;
-}
 
 static uint64_t now_ms(void)
 {
@@ -168,7 +156,7 @@ static int run_batch(struct fs_an_ctx *c, struct fs_in *in, const struct fs_an_c
 
     if (cfg->format != NULL)
         fs_in_format_parse(cfg->format, &fmt);
-    for (size_t i = 0; i < cfg->read.n && !got_stop; i++) {
+    for (size_t i = 0; i < cfg->read.n && !fs_sig_stopped(); i++) {
         if (fs_in_read_file(in, cfg->read.v[i], fmt, NULL, err, sizeof(err)) != 0) {
             fs_log(FS_LOG_ERROR, "%s", err);
             rc = -1;
@@ -196,7 +184,7 @@ static int run_live(struct fs_an_ctx *c, struct fs_in *in, struct fs_an_events *
     next_flush = now + (uint64_t)cfg->flush_interval * 1000;
     next_snap = now + (uint64_t)cfg->snapshot_interval * 1000;
     next_stats = cfg->stats_interval ? now + (uint64_t)cfg->stats_interval * 1000 : UINT64_MAX;
-    while (!got_stop) {
+    while (!fs_sig_stopped()) {
         if (fs_in_bus_poll(in, POLL_MS, NULL) < 0 && errno != EINTR) {
             fs_log(FS_LOG_ERROR, "flows bus: receive failed");
             return -1;
@@ -212,15 +200,13 @@ static int run_live(struct fs_an_ctx *c, struct fs_in *in, struct fs_an_events *
             save_snapshot(c, cfg->snapshot);
             next_snap = now + (uint64_t)cfg->snapshot_interval * 1000;
         }
-        if (got_usr1 || now >= next_stats) {
-            got_usr1 = 0;
+        if (fs_sig_take_usr1() || now >= next_stats) {
             log_counters(c, events, rs);
             log_input(fs_in_totals(in));
             if (cfg->stats_interval)
                 next_stats = now + (uint64_t)cfg->stats_interval * 1000;
         }
-        if (got_usr2) {
-            got_usr2 = 0;
+        if (fs_sig_take_usr2()) {
             if (cfg->report != NULL)
                 write_report(c, cfg->report);
         }
@@ -327,11 +313,7 @@ int main(int argc, char *argv[])
         }
     }
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGUSR1, on_signal);
-    signal(SIGUSR2, on_signal);
-    signal(SIGPIPE, SIG_IGN);
+    fs_sig_install(FS_SIG_STOP | FS_SIG_USR1 | FS_SIG_USR2 | FS_SIG_NOPIPE);
 
     memset(&in_opts, 0, sizeof(in_opts));
     in_opts.csv_tz = cfg.csv_tz;

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pcapfile.h"
+#include "signals.h"
 #include "tcp.h"
 #include "udp.h"
 
@@ -41,16 +41,6 @@
 #define TICK_MS 250             /* longest poll() sleep: timers are checked this often */
 #define EXPIRE_MS 1000          /* how often waiting sets and idle connections expire */
 #define BATCHES_PER_WAKE 16     /* recvmmsg rounds per socket before others get a turn */
-
-static volatile sig_atomic_t got_stop, got_usr1;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGUSR1)
-        got_usr1 = 1;
-    else
-        got_stop = 1;
-}
 
 struct collector {
     struct fs_config cfg;
@@ -431,21 +421,6 @@ static void close_all(struct collector *c)
     fs_config_free(&c->cfg);
 }
 
-static void install_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    /* Write errors on stdout are handled where they happen. */
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-}
-
 /*
  * Live mode.
  */
@@ -482,21 +457,17 @@ static int run_live(struct collector *c)
     uint64_t next_expire = mono + EXPIRE_MS;
     uint64_t next_stats = mono + (uint64_t)c->cfg.stats_interval * 1000u;
     uint64_t next_save = mono + (uint64_t)c->cfg.template_interval * 1000u;
-    sigset_t block, orig;
+    sigset_t orig;
 
     if (pfd == NULL) {
         fs_log(FS_LOG_ERROR, "out of memory");
         return EXIT_RUNTIME;
     }
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGUSR1);
     /* Signals are only let in while ppoll() sleeps: none is missed between
      * checking the flags and going to sleep. */
-    sigprocmask(SIG_BLOCK, &block, &orig);
+    fs_sig_block(&orig);
 
-    while (!got_stop && !fs_flowout_failed(c->out)) {
+    while (!fs_sig_stopped() && !fs_flowout_failed(c->out)) {
         long wait = fs_flowout_flush(c->out, false);
         struct timespec ts = { 0, (wait >= 0 ? wait : TICK_MS) * 1000000L };
         size_t n = 0;
@@ -522,8 +493,7 @@ static int run_live(struct collector *c)
                 fs_tcp_handle(c->tcp[i], pfd + tcp_first[i], tcp_n[i],
                               clock_ms(CLOCK_MONOTONIC));
         }
-        if (got_usr1) {
-            got_usr1 = 0;
+        if (fs_sig_take_usr1()) {
             log_counters(c, true);
         }
         mono = clock_ms(CLOCK_MONOTONIC);
@@ -574,11 +544,10 @@ static int on_packet(void *arg, const struct fs_pcap_packet *p)
         o->next_expire = p->ts_ms + EXPIRE_MS;
     }
     deliver(c, &p->src, p->payload, p->len);
-    if (got_usr1) {
-        got_usr1 = 0;
+    if (fs_sig_take_usr1()) {
         log_counters(c, true);
     }
-    return got_stop || fs_flowout_failed(c->out);
+    return fs_sig_stopped() || fs_flowout_failed(c->out);
 }
 
 /* One row of the summary per exporter, in address order. */
@@ -697,7 +666,7 @@ static int run_offline(struct collector *c)
     int status = 0;
     size_t i;
 
-    for (i = 0; i < c->cfg.nread && !got_stop && !fs_flowout_failed(c->out); i++) {
+    for (i = 0; i < c->cfg.nread && !fs_sig_stopped() && !fs_flowout_failed(c->out); i++) {
         struct fs_pcap_stats st;
         char err[512];
 
@@ -744,7 +713,7 @@ int main(int argc, char *argv[])
         return EXIT_CONFIG;
     }
     fs_log_set_level((enum fs_log_level)c.cfg.log_level);
-    install_signals();
+    fs_sig_install(FS_SIG_STOP | FS_SIG_USR1 | FS_SIG_NOPIPE);
 
     endpoint = fs_config_publish(&c.cfg, pubbuf, sizeof(pubbuf));
     c.template_path = fs_config_template_file(&c.cfg, c.template_buf, sizeof(c.template_buf));

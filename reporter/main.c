@@ -15,7 +15,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include "msg.h"
 #include "replay.h"
 #include "report.h"
+#include "signals.h"
 #include "state.h"
 
 #define PROGRAM "flowsentry-reporter"
@@ -43,18 +43,6 @@
 #define MESSAGES_PER_BATCH 1000
 #define SENDS_PER_ROUND 1000
 #define DRAIN_MS 2000
-
-static volatile sig_atomic_t got_stop, got_usr1, got_usr2;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGUSR1)
-        got_usr1 = 1;
-    else if (sig == SIGUSR2)
-        got_usr2 = 1;
-    else
-        got_stop = 1;
-}
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -522,7 +510,7 @@ static int run(struct reporter *r)
     uint64_t interval = (uint64_t)r->cfg->stats_interval * 1000;
     uint64_t next_stats = interval ? mono_ms() + interval : UINT64_MAX;
 
-    while (!got_stop) {
+    while (!fs_sig_stopped()) {
         if (take_batch(r) != 0) {
             fs_log(FS_LOG_ERROR, "stopping without saving the state: the last batch will be "
                    "processed again at the next start");
@@ -530,14 +518,12 @@ static int run(struct reporter *r)
         }
         save_state(r);
         deliver_all(r);
-        if (got_usr1 || mono_ms() >= next_stats) {
-            got_usr1 = 0;
+        if (fs_sig_take_usr1() || mono_ms() >= next_stats) {
             log_counters(r);
             if (interval)
                 next_stats = mono_ms() + interval;
         }
-        if (got_usr2) {
-            got_usr2 = 0;
+        if (fs_sig_take_usr2()) {
             report_now(r);
         }
     }
@@ -601,11 +587,7 @@ int main(int argc, char *argv[])
     }
     warn_orphan_spools(&cfg);
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGUSR1, on_signal);
-    signal(SIGUSR2, on_signal);
-    signal(SIGPIPE, SIG_IGN);
+    fs_sig_install(FS_SIG_STOP | FS_SIG_USR1 | FS_SIG_USR2 | FS_SIG_NOPIPE);
 
     fs_log(FS_LOG_INFO, "running: %zu output(s)%s%s, events from %s%s%s", cfg.noutputs,
            cfg.report_dir ? ", reports in " : "", cfg.report_dir ? cfg.report_dir : "",

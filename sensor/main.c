@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include "log.h"
 #include "logfeed.h"
 #include "msg.h"
+#include "signals.h"
 
 #define PROGRAM "flowsentry-sensor"
 
@@ -53,16 +53,6 @@
 #define LIVE_ROUNDS 16           /* dispatches per wake before others get a turn */
 #define OFFLINE_CHUNK 65536      /* packets between signal checks, offline */
 #define MAX_SOURCES FS_SENSOR_MAX_LOGS
-
-static volatile sig_atomic_t got_stop, got_usr1;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGUSR1)
-        got_usr1 = 1;
-    else
-        got_stop = 1;
-}
 
 /* Receives every counter: `group` is a stable pointer for the counters of
  * one group, which come in a row. */
@@ -464,21 +454,6 @@ static void close_all(struct sensor *s)
     fs_sensor_config_free(&s->cfg);
 }
 
-static void install_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    /* Write errors on stdout are handled where they happen. */
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-}
-
 /* Ends every flow still in the table and sends everything out. */
 static void finish(struct sensor *s)
 {
@@ -501,7 +476,7 @@ static void drain_capture(struct sensor *s, struct fs_capture *c, int *status)
 
         if (n < 0) {
             fs_log(FS_LOG_ERROR, "%s", err);
-            got_stop = 1;
+            fs_sig_stop();
             *status = EXIT_RUNTIME;
             return;
         }
@@ -529,20 +504,16 @@ static int run_live(struct sensor *s)
     uint64_t mono = clock_ms(CLOCK_MONOTONIC), drops_seen = 0;
     uint64_t next_expire = mono + EXPIRE_MS;
     uint64_t next_stats = mono + (uint64_t)s->cfg.stats_interval * 1000u;
-    sigset_t block, orig;
+    sigset_t orig;
     long wait = -1;
     int status = 0;
 
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGUSR1);
     /* Signals are only let in while ppoll() sleeps: none is missed between
      * checking the flags and going to sleep. */
-    sigprocmask(SIG_BLOCK, &block, &orig);
+    fs_sig_block(&orig);
     fs_emit_set_boot(s->emit, clock_ms(CLOCK_REALTIME));
 
-    while (!got_stop && !fs_flowout_failed(s->out)) {
+    while (!fs_sig_stopped() && !fs_flowout_failed(s->out)) {
         struct timespec ts = { 0, (wait >= 0 ? wait : TICK_MS) * 1000000L };
         uint64_t now;
         int r;
@@ -576,8 +547,7 @@ static int run_live(struct sensor *s)
         } else {
             wait = flush_outputs(s, false);
         }
-        if (got_usr1) {
-            got_usr1 = 0;
+        if (fs_sig_take_usr1()) {
             log_counters(s);
         }
         if (s->cfg.stats_interval > 0 && mono >= next_stats) {
@@ -668,7 +638,7 @@ static void find_opens(void *arg, const char *group, const char *name, uint64_t 
  * capture file that is not there is. */
 static void drain_sources(struct sensor *s, int *status)
 {
-    for (size_t i = 0; i < s->nsources && !got_stop && !fs_flowout_failed(s->out); i++) {
+    for (size_t i = 0; i < s->nsources && !fs_sig_stopped() && !fs_flowout_failed(s->out); i++) {
         uint64_t opens = 0;
 
         s->sources[i].drain(s->sources[i].state, fs_flowout_flows, s->out);
@@ -688,15 +658,14 @@ static int run_offline(struct sensor *s)
     int status = 0;
 
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
-    for (size_t i = 0; i < s->ncaps && !got_stop && !fs_flowout_failed(s->out); i++) {
+    for (size_t i = 0; i < s->ncaps && !fs_sig_stopped() && !fs_flowout_failed(s->out); i++) {
         char err[512];
         int n = 0;
 
-        while (!got_stop && !fs_flowout_failed(s->out) &&
+        while (!fs_sig_stopped() && !fs_flowout_failed(s->out) &&
                (n = fs_capture_dispatch(s->caps[i], OFFLINE_CHUNK, on_packets, s, err,
                                         sizeof(err))) >= 0) {
-            if (got_usr1) {
-                got_usr1 = 0;
+            if (fs_sig_take_usr1()) {
                 log_counters(s);
             }
         }
@@ -745,7 +714,7 @@ int main(int argc, char *argv[])
         return EXIT_CONFIG;
     }
     fs_log_set_level((enum fs_log_level)s.cfg.log_level);
-    install_signals();
+    fs_sig_install(FS_SIG_STOP | FS_SIG_USR1 | FS_SIG_NOPIPE);
 
     endpoint = fs_sensor_config_publish(&s.cfg, pubbuf, sizeof(pubbuf));
 

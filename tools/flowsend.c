@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "flowgen.h"
+#include "signals.h"
 
 #define MAX_BATCH 1024
 #define MAX_FLOWS_PER_DATAGRAM 64
@@ -66,22 +67,6 @@ struct ring {
     size_t n;
     uint32_t seq_advance;
 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *fmt, const char *arg)
 {
@@ -195,7 +180,8 @@ static void sleep_until(double t)
 
     ts.tv_sec = (time_t)t;
     ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop)
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+           !fs_sig_stopped())
         ;
 }
 
@@ -286,19 +272,18 @@ int main(int argc, char **argv)
     if (ring_build(&r, &o) < 0)
         die("%s", "cannot generate the stream (check format, sampling and flows per datagram)");
     fd = open_socket(&o);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    fs_sig_install(FS_SIG_STOP);
 
-    t0 = now_s();
+    t0 = fs_now_s();
     deadline = o.seconds > 0 ? t0 + o.seconds : 0;
-    while (!stop) {
+    while (!fs_sig_stopped()) {
         size_t n = 0;
         uint64_t batch_flows = 0;
         int sent;
 
         if (o.flows && flows >= o.flows)
             break;
-        if (deadline && now_s() >= deadline)
+        if (deadline && fs_now_s() >= deadline)
             break;
         /* Whole datagrams, up to the flow budget. */
         while (n < o.batch && pos + n < r.n &&
@@ -314,7 +299,7 @@ int main(int argc, char **argv)
         if (o.rate > 0) {
             double due = t0 + (double)flows / o.rate;
 
-            if (due > now_s() + PACING_SLACK_S)
+            if (due > fs_now_s() + PACING_SLACK_S)
                 sleep_until(due);
         }
         sent = sendmmsg(fd, msgs, (unsigned)n, 0);
@@ -339,7 +324,7 @@ int main(int argc, char **argv)
             pos = 0;
         }
     }
-    el = now_s() - t0;
+    el = fs_now_s() - t0;
     printf("flows=%llu datagrams=%llu bytes=%llu packets=%llu seconds=%.3f rate=%.0f errors=%llu\n",
            (unsigned long long)flows, (unsigned long long)datagrams, (unsigned long long)bytes,
            (unsigned long long)packets, el, el > 0 ? (double)flows / el : 0.0,

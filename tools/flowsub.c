@@ -25,15 +25,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bus.h"
+#include "clock.h"
 #include "msg.h"
+#include "signals.h"
 
 struct options {
     uint64_t expect;
@@ -48,22 +48,6 @@ struct totals {
     uint64_t flows, messages, bad, packets, bytes;
     double first, last;
 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void usage(void)
 {
@@ -259,7 +243,6 @@ int main(int argc, char **argv)
     struct options o = {.idle = 2.0, .hwm = 100000};
     struct totals t = {0};
     struct fs_gap *gap = fs_gap_new(0);
-    struct sigaction sa = {.sa_handler = on_signal};
     const struct fs_gap_counters *gc;
     struct fs_bus *bus;
     char err[256];
@@ -282,14 +265,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "fs-flowsub: %s\n", err);
         return 1;
     }
-    /* No SA_RESTART: the signal must interrupt the wait. */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    fs_sig_install(FS_SIG_STOP);
 
-    start = now_s();
-    while (!stop && !(o.expect && t.flows >= o.expect)) {
+    start = fs_now_s();
+    while (!fs_sig_stopped() && !(o.expect && t.flows >= o.expect)) {
         struct fs_bus_msg m;
-        double now = now_s();
+        double now = fs_now_s();
         int rc;
 
         if (o.timeout && now - start >= o.timeout)
@@ -306,7 +287,7 @@ int main(int argc, char **argv)
         if (rc == 0)
             continue;
         account(&t, gap, &m, &o);
-        t.last = now_s();
+        t.last = fs_now_s();
         if (t.messages == 1)
             t.first = t.last;
     }

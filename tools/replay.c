@@ -45,7 +45,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +53,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "exportenc.h"
 #include "input.h"
 #include "log.h"
 #include "opts.h"
+#include "signals.h"
 
 #define MAX_EXPORTERS 64
 #define MAX_DATAGRAM 65000
@@ -109,22 +110,6 @@ static const struct fs_export_field ipfix_fields[] = {
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int check_format(void *conf, const char *v, char *err, size_t errlen)
 {
@@ -310,12 +295,13 @@ static void pace(struct replay *r)
     if (r->conf->rate <= 0)
         return;
     due = r->t0 + (double)r->flows / r->conf->rate;
-    now = now_s();
+    now = fs_now_s();
     if (due - now <= PACING_SLACK_S)
         return;
     ts.tv_sec = (time_t)due;
     ts.tv_nsec = (long)((due - (double)ts.tv_sec) * 1e9);
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop)
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+           !fs_sig_stopped())
         ;
 }
 
@@ -374,14 +360,14 @@ static void sink(void *arg, const struct fs_flow *flows, size_t n)
 {
     struct replay *r = arg;
 
-    for (size_t i = 0; i < n && !stop; i++) {
+    for (size_t i = 0; i < n && !fs_sig_stopped(); i++) {
         const struct fs_flow *f = &flows[i];
         uint64_t t = flow_time(f);
         struct exporter *x;
 
         if (r->boot_ms == 0 && replay_start(r, f) < 0) {
             fs_log(FS_LOG_ERROR, "out of memory");
-            stop = 1;
+            fs_sig_stop();
             return;
         }
         /* An exporter sends what it holds once event time moves --hold on. */
@@ -451,20 +437,19 @@ static int run(const struct conf *c)
         replay_close(&r);
         return 1;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    fs_sig_install(FS_SIG_STOP);
 
-    r.t0 = now_s();
-    for (size_t i = 0; i < c->read.n && !stop; i++) {
+    r.t0 = fs_now_s();
+    for (size_t i = 0; i < c->read.n && !fs_sig_stopped(); i++) {
         if (fs_in_read_file(in, c->read.v[i], FS_IN_AUTO, &st, err, sizeof(err)) < 0) {
             fs_log(FS_LOG_ERROR, "%s", err);
             status = 1;
         }
     }
-    for (size_t k = 0; k < r.nex && !stop; k++)
+    for (size_t k = 0; k < r.nex && !fs_sig_stopped(); k++)
         flush(&r, &r.ex[k]);
-    el = now_s() - r.t0;
-    if (r.errors || stop)
+    el = fs_now_s() - r.t0;
+    if (r.errors || fs_sig_stopped())
         status = 1;
     printf("flows=%llu datagrams=%llu bytes=%llu exporters=%zu seconds=%.3f rate=%.0f "
            "errors=%llu malformed=%llu\n",

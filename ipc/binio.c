@@ -1,6 +1,8 @@
 /*
  * binio.c - the bounded binary writer and reader of binio.h.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,35 @@ void fs_wbuf_bytes(struct fs_wbuf *w, const void *src, size_t n)
     }
     memcpy(w->p + w->len, src, n);
     w->len += n;
+}
+
+void fs_wbuf_printf(struct fs_wbuf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = true;
+        return;
+    }
+    if ((size_t)n < sizeof(small)) {
+        fs_wbuf_bytes(b, small, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (big == NULL) {
+        b->oom = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    fs_wbuf_bytes(b, big, (size_t)n);
+    free(big);
 }
 
 void fs_wbuf_uint(struct fs_wbuf *w, uint64_t v, int n)

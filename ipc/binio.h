@@ -72,6 +72,8 @@ struct fs_wbuf {
 };
 
 void fs_wbuf_bytes(struct fs_wbuf *w, const void *src, size_t n);
+/* printf-formatted text, without its terminating NUL. */
+void fs_wbuf_printf(struct fs_wbuf *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The low `n` bytes (1 to 8) of `v`, little-endian. */
 void fs_wbuf_uint(struct fs_wbuf *w, uint64_t v, int n);
 void fs_wbuf_f64(struct fs_wbuf *w, double d);

@@ -557,7 +557,7 @@ static void remove_stale(const char *dir)
 static int queue(struct fs_rp_reports *r, enum rp_kind kind, uint64_t name_ms,
                  const struct rp_acc *a, const struct rp_anoms *more)
 {
-    struct rp_buf b;
+    struct fs_wbuf b;
 
     if (rp_render(r, kind, a, more, &b) != 0)
         return -1;
@@ -567,7 +567,7 @@ static int queue(struct fs_rp_reports *r, enum rp_kind kind, uint64_t name_ms,
         r->npending--;
         r->n.dropped++;
     }
-    r->pending[r->npending++] = (struct rp_pending){ kind, name_ms, b.p, b.len };
+    r->pending[r->npending++] = (struct rp_pending){ kind, name_ms, (char *)b.p, b.len };
     return 0;
 }
 

@@ -22,66 +22,6 @@ static const char *const day_names[7] = { "monday", "tuesday", "wednesday", "thu
                                           "friday", "saturday", "sunday" };
 static const char *const profile_metrics[FS_SUMMARY_NMETRICS] = { "bytes", "packets", "flows" };
 
-void rp_buf_put(struct rp_buf *b, const void *p, size_t n)
-{
-    if (b->oom)
-        return;
-    if (n > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->len < n) {
-            if (cap > SIZE_MAX / 2) {
-                b->oom = true;
-                return;
-            }
-            cap *= 2;
-        }
-        char *np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-
-void rp_buf_printf(struct rp_buf *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = true;
-        return;
-    }
-    if ((size_t)n < sizeof(small)) {
-        rp_buf_put(b, small, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (big == NULL) {
-        b->oom = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    rp_buf_put(b, big, (size_t)n);
-    free(big);
-}
-
-void rp_buf_free(struct rp_buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
-
 /* RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF. */
 size_t rp_utf8_len(const unsigned char *s, size_t n)
 {
@@ -118,7 +58,7 @@ size_t rp_utf8_len(const unsigned char *s, size_t n)
 }
 
 /* Copies text, with \ufffd for each byte that does not start a UTF-8 sequence. */
-static void put_utf8(struct rp_buf *b, const char *s, size_t n)
+static void put_utf8(struct fs_wbuf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, run = 0;
@@ -129,53 +69,53 @@ static void put_utf8(struct rp_buf *b, const char *s, size_t n)
             i += l;
             continue;
         }
-        rp_buf_put(b, p + run, i - run);
-        rp_buf_put(b, "\\ufffd", 6);
+        fs_wbuf_bytes(b, p + run, i - run);
+        fs_wbuf_bytes(b, "\\ufffd", 6);
         run = ++i;
     }
-    rp_buf_put(b, p + run, n - run);
+    fs_wbuf_bytes(b, p + run, n - run);
 }
 
 /* A JSON string: quotes, backslashes and control characters escaped. */
-static void put_str(struct rp_buf *b, const char *s)
+static void put_str(struct fs_wbuf *b, const char *s)
 {
     const char *run = s;
 
-    rp_buf_put(b, "\"", 1);
+    fs_wbuf_bytes(b, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c != '"' && c != '\\' && c >= 0x20 && c != 0x7f)
             continue;
         put_utf8(b, run, (size_t)(s - run));
         if (c == '"' || c == '\\')
-            rp_buf_printf(b, "\\%c", c);
+            fs_wbuf_printf(b, "\\%c", c);
         else
-            rp_buf_printf(b, "\\u%04x", c);
+            fs_wbuf_printf(b, "\\u%04x", c);
         run = s + 1;
     }
     put_utf8(b, run, (size_t)(s - run));
-    rp_buf_put(b, "\"", 1);
+    fs_wbuf_bytes(b, "\"", 1);
 }
 
-static void num(struct rp_buf *b, const char *sep, const char *key, double v)
+static void num(struct fs_wbuf *b, const char *sep, const char *key, double v)
 {
     char buf[FS_JSON_NUM_MAX];
-    rp_buf_printf(b, "%s\"%s\":%s", sep, key, fs_json_num(v, buf));
+    fs_wbuf_printf(b, "%s\"%s\":%s", sep, key, fs_json_num(v, buf));
 }
 
-static void cnt(struct rp_buf *b, const char *sep, const char *key, uint64_t v)
+static void cnt(struct fs_wbuf *b, const char *sep, const char *key, uint64_t v)
 {
-    rp_buf_printf(b, "%s\"%s\":%llu", sep, key, (unsigned long long)v);
+    fs_wbuf_printf(b, "%s\"%s\":%llu", sep, key, (unsigned long long)v);
 }
 
-static void ip(struct rp_buf *b, const char *sep, const char *key, const fs_ip *a)
+static void ip(struct fs_wbuf *b, const char *sep, const char *key, const fs_ip *a)
 {
     char buf[FS_IP_STRLEN];
-    rp_buf_printf(b, "%s\"%s\":\"%s\"", sep, key, fs_ip_format(a, buf));
+    fs_wbuf_printf(b, "%s\"%s\":\"%s\"", sep, key, fs_ip_format(a, buf));
 }
 
 /* A share of a total; null when the total is 0. */
-static void share(struct rp_buf *b, const char *key, uint64_t part, uint64_t total)
+static void share(struct fs_wbuf *b, const char *key, uint64_t part, uint64_t total)
 {
     num(b, ",", key, total ? (double)part / (double)total : NAN);
 }
@@ -194,67 +134,67 @@ void rp_iso(uint64_t ms, char *out, size_t cap)
         snprintf(out, cap, "%sZ", base);
 }
 
-static void meta(struct rp_buf *b, const struct fs_rp_reports *r, enum rp_kind kind,
+static void meta(struct fs_wbuf *b, const struct fs_rp_reports *r, enum rp_kind kind,
                  const struct rp_acc *a, uint64_t anomalies)
 {
     char iso[40];
     time_t local = (time_t)(((int64_t)a->start_ms + (int64_t)r->utc_offset_s * 1000) / 1000);
     struct tm tm;
 
-    rp_buf_printf(b, "\"meta\":{\"kind\":\"%s\"", rp_kind_names[kind]);
+    fs_wbuf_printf(b, "\"meta\":{\"kind\":\"%s\"", rp_kind_names[kind]);
     cnt(b, ",", "start_ms", a->start_ms);
     cnt(b, ",", "end_ms", a->end_ms);
     rp_iso(a->start_ms, iso, sizeof(iso));
-    rp_buf_printf(b, ",\"start\":\"%s\"", iso);
+    fs_wbuf_printf(b, ",\"start\":\"%s\"", iso);
     rp_iso(a->end_ms, iso, sizeof(iso));
-    rp_buf_printf(b, ",\"end\":\"%s\"", iso);
+    fs_wbuf_printf(b, ",\"end\":\"%s\"", iso);
     if (gmtime_r(&local, &tm) == NULL || strftime(iso, sizeof(iso), "%Y-%m-%d", &tm) == 0)
         iso[0] = '\0';
-    rp_buf_printf(b, ",\"date\":\"%s\"", iso);
+    fs_wbuf_printf(b, ",\"date\":\"%s\"", iso);
     num(b, ",", "utc_offset_s", r->utc_offset_s);
-    rp_buf_printf(b, ",\"generated_by\":");
+    fs_wbuf_printf(b, ",\"generated_by\":");
     put_str(b, r->sender);
     cnt(b, ",", "summaries", a->summaries);
     if (a->summaries) {
         cnt(b, ",", "first_ms", a->first_ms);
         cnt(b, ",", "last_ms", a->last_ms);
     } else {
-        rp_buf_printf(b, ",\"first_ms\":null,\"last_ms\":null");
+        fs_wbuf_printf(b, ",\"first_ms\":null,\"last_ms\":null");
     }
     cnt(b, ",\"counts\":{", "anomalies", anomalies);
     cnt(b, ",", "analyzer_anomalies", a->analyzer_anomalies);
-    rp_buf_printf(b, ",\"dropped\":{");
+    fs_wbuf_printf(b, ",\"dropped\":{");
     for (int l = 0; l < RP_NLISTS; l++)
         cnt(b, l ? "," : "", rp_list_names[l], a->dropped[l]);
-    rp_buf_printf(b, "}}}");
+    fs_wbuf_printf(b, "}}}");
 }
 
-static void profiles(struct rp_buf *b, const struct rp_acc *a)
+static void profiles(struct fs_wbuf *b, const struct rp_acc *a)
 {
-    rp_buf_printf(b, ",\n\"network\":{\"hour_of_day\":[");
+    fs_wbuf_printf(b, ",\n\"network\":{\"hour_of_day\":[");
     for (int i = 0; i < 24 + 7; i++) {
         const struct fs_summary_profile *p = i < 24 ? &a->hour_of_day[i] : &a->day_of_week[i - 24];
         if (i == 24)
-            rp_buf_printf(b, "],\"day_of_week\":[");
+            fs_wbuf_printf(b, "],\"day_of_week\":[");
         else if (i > 0)
-            rp_buf_printf(b, ",");
+            fs_wbuf_printf(b, ",");
         if (i < 24)
-            rp_buf_printf(b, "\n{\"hour\":%d", i);
+            fs_wbuf_printf(b, "\n{\"hour\":%d", i);
         else
-            rp_buf_printf(b, "\n{\"day\":\"%s\"", day_names[i - 24]);
+            fs_wbuf_printf(b, "\n{\"day\":\"%s\"", day_names[i - 24]);
         cnt(b, ",", "samples", p->samples);
         for (int m = 0; m < FS_SUMMARY_NMETRICS; m++) {
-            rp_buf_printf(b, ",\"%s\":{", profile_metrics[m]);
+            fs_wbuf_printf(b, ",\"%s\":{", profile_metrics[m]);
             num(b, "", "mean", p->mean[m]);
             num(b, ",", "std", p->std[m]);
-            rp_buf_printf(b, "}");
+            fs_wbuf_printf(b, "}");
         }
-        rp_buf_printf(b, "}");
+        fs_wbuf_printf(b, "}");
     }
-    rp_buf_printf(b, "]}");
+    fs_wbuf_printf(b, "]}");
 }
 
-static void one_period(struct rp_buf *b, const struct rp_acc *a, const void *e)
+static void one_period(struct fs_wbuf *b, const struct rp_acc *a, const void *e)
 {
     const struct rp_period *p = e;
     (void)a;
@@ -263,10 +203,10 @@ static void one_period(struct rp_buf *b, const struct rp_acc *a, const void *e)
     cnt(b, ",", "bytes", p->bytes);
     cnt(b, ",", "packets", p->packets);
     cnt(b, ",", "flows", p->flows);
-    rp_buf_printf(b, "}");
+    fs_wbuf_printf(b, "}");
 }
 
-static void one_proto(struct rp_buf *b, const struct rp_acc *a, const void *e)
+static void one_proto(struct fs_wbuf *b, const struct rp_acc *a, const void *e)
 {
     const struct rp_proto *p = e;
     cnt(b, "{", "proto", p->proto);
@@ -275,10 +215,10 @@ static void one_proto(struct rp_buf *b, const struct rp_acc *a, const void *e)
     cnt(b, ",", "bytes", p->bytes);
     share(b, "share_flows", p->flows, a->flows);
     share(b, "share_bytes", p->bytes, a->bytes);
-    rp_buf_printf(b, "}");
+    fs_wbuf_printf(b, "}");
 }
 
-static void one_port(struct rp_buf *b, const struct rp_acc *a, const void *e)
+static void one_port(struct fs_wbuf *b, const struct rp_acc *a, const void *e)
 {
     const struct rp_port *p = e;
     cnt(b, "{", "proto", p->proto);
@@ -287,10 +227,10 @@ static void one_port(struct rp_buf *b, const struct rp_acc *a, const void *e)
     cnt(b, ",", "bytes", p->bytes);
     share(b, "share_flows", p->flows, a->flows);
     share(b, "share_bytes", p->bytes, a->bytes);
-    rp_buf_printf(b, "}");
+    fs_wbuf_printf(b, "}");
 }
 
-static void one_host(struct rp_buf *b, const struct rp_acc *a, const void *e)
+static void one_host(struct fs_wbuf *b, const struct rp_acc *a, const void *e)
 {
     const struct rp_host *h = e;
     (void)a;
@@ -300,22 +240,22 @@ static void one_host(struct rp_buf *b, const struct rp_acc *a, const void *e)
     cnt(b, ",", "packets", h->packets);
     cnt(b, ",", "flows", h->flows);
     cnt(b, ",", "periods", h->periods);
-    rp_buf_printf(b, ",\"baseline\":{");
+    fs_wbuf_printf(b, ",\"baseline\":{");
     for (unsigned m = 0; m < FS_SUMMARY_HOST_METRICS; m++) {
         const struct fs_summary_stat *s = &h->base[m];
-        rp_buf_printf(b, "%s\"%s\":{", m ? "," : "", fs_summary_metric_name(m));
+        fs_wbuf_printf(b, "%s\"%s\":{", m ? "," : "", fs_summary_metric_name(m));
         cnt(b, "", "samples", s->samples);
         num(b, ",", "mean", s->mean);
         num(b, ",", "std", s->std);
         num(b, ",", "median", s->median);
         num(b, ",", "q1", s->q1);
         num(b, ",", "q3", s->q3);
-        rp_buf_printf(b, "}");
+        fs_wbuf_printf(b, "}");
     }
-    rp_buf_printf(b, "}}");
+    fs_wbuf_printf(b, "}}");
 }
 
-static void one_talker(struct rp_buf *b, const struct rp_acc *a, const void *e)
+static void one_talker(struct fs_wbuf *b, const struct rp_acc *a, const void *e)
 {
     const struct rp_talker *t = e;
     (void)a;
@@ -327,13 +267,13 @@ static void one_talker(struct rp_buf *b, const struct rp_acc *a, const void *e)
     num(b, ",", "z", t->z);
     num(b, ",", "peak_z", t->peak_z);
     cnt(b, ",", "periods", t->periods);
-    rp_buf_printf(b, "}");
+    fs_wbuf_printf(b, "}");
 }
 
-typedef void (*one_fn)(struct rp_buf *b, const struct rp_acc *a, const void *e);
+typedef void (*one_fn)(struct fs_wbuf *b, const struct rp_acc *a, const void *e);
 
 /* A list as `key`, heaviest first (periods: in time order). */
-static int list(struct rp_buf *b, const struct rp_acc *a, int l, const char *key, one_fn one)
+static int list(struct fs_wbuf *b, const struct rp_acc *a, int l, const char *key, one_fn one)
 {
     const struct rp_list *li = &a->list[l];
     size_t size = rp_list_ops[l].size;
@@ -346,18 +286,18 @@ static int list(struct rp_buf *b, const struct rp_acc *a, int l, const char *key
         if (l != RP_PERIODS)
             qsort(v, li->n, size, rp_list_ops[l].weight);
     }
-    rp_buf_printf(b, ",\n\"%s\":[", key);
+    fs_wbuf_printf(b, ",\n\"%s\":[", key);
     for (size_t i = 0; i < li->n; i++) {
-        rp_buf_printf(b, "%s\n", i ? "," : "");
+        fs_wbuf_printf(b, "%s\n", i ? "," : "");
         one(b, a, v + i * size);
     }
-    rp_buf_printf(b, "]");
+    fs_wbuf_printf(b, "]");
     free(v);
     return 0;
 }
 
 /* The accumulation's anomalies, then those of `more`, as one list. */
-static void anomalies(struct rp_buf *b, const struct fs_rp_reports *r, const struct rp_anoms *own,
+static void anomalies(struct fs_wbuf *b, const struct fs_rp_reports *r, const struct rp_anoms *own,
                       const struct rp_anoms *more)
 {
     const struct rp_anoms *src[2] = { own, more };
@@ -374,34 +314,34 @@ static void anomalies(struct rp_buf *b, const struct fs_rp_reports *r, const str
     }
     if (n > r->max_anomalies)
         unlisted += n - r->max_anomalies;
-    rp_buf_printf(b, ",\n\"anomalies_by_class\":{");
+    fs_wbuf_printf(b, ",\n\"anomalies_by_class\":{");
     for (int c = 0; c < FS_AC_COUNT; c++)
         cnt(b, c ? "," : "", fs_anomaly_class_name((enum fs_anomaly_class)c), by_class[c]);
-    rp_buf_printf(b, "},\n\"anomalies_by_severity\":{");
+    fs_wbuf_printf(b, "},\n\"anomalies_by_severity\":{");
     for (int s = 0; s <= FS_SEV_CRITICAL; s++)
         cnt(b, s ? "," : "", fs_severity_name((enum fs_severity)s), by_sev[s]);
     cnt(b, "},\n", "anomalies_unlisted", unlisted);
-    rp_buf_printf(b, ",\n\"anomalies\":[");
+    fs_wbuf_printf(b, ",\n\"anomalies\":[");
     for (int k = 0; k < 2 && src[k]; k++) {
         for (size_t i = 0; i < src[k]->n && listed < r->max_anomalies; i++, listed++) {
-            rp_buf_printf(b, "%s\n", listed ? "," : "");
-            rp_buf_put(b, src[k]->v[i], strlen(src[k]->v[i]));
+            fs_wbuf_printf(b, "%s\n", listed ? "," : "");
+            fs_wbuf_bytes(b, src[k]->v[i], strlen(src[k]->v[i]));
         }
     }
-    rp_buf_printf(b, "]");
+    fs_wbuf_printf(b, "]");
 }
 
 int rp_render(const struct fs_rp_reports *r, enum rp_kind kind, const struct rp_acc *a,
-              const struct rp_anoms *more, struct rp_buf *out)
+              const struct rp_anoms *more, struct fs_wbuf *out)
 {
     memset(out, 0, sizeof(*out));
-    rp_buf_printf(out, "{\"report_version\":1,\n");
+    fs_wbuf_printf(out, "{\"report_version\":1,\n");
     meta(out, r, kind, a, a->an.total + (more ? more->total : 0));
     cnt(out, ",\n\"traffic\":{", "bytes", a->bytes);
     cnt(out, ",", "packets", a->packets);
     cnt(out, ",", "flows", a->flows);
     cnt(out, ",", "hosts", a->hosts);
-    rp_buf_printf(out, "}");
+    fs_wbuf_printf(out, "}");
     if (list(out, a, RP_PERIODS, "periods", one_period) != 0)
         goto oom;
     profiles(out, a);
@@ -411,10 +351,10 @@ int rp_render(const struct fs_rp_reports *r, enum rp_kind kind, const struct rp_
         list(out, a, RP_TALKERS, "top_talkers", one_talker) != 0)
         goto oom;
     anomalies(out, r, &a->an, more);
-    rp_buf_printf(out, "}\n");
+    fs_wbuf_printf(out, "}\n");
     if (!out->oom)
         return 0;
 oom:
-    rp_buf_free(out);
+    fs_wbuf_free(out);
     return -1;
 }

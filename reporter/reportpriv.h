@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "binio.h"
 #include "report.h"
 
 enum rp_kind { RP_HOURLY = 0, RP_DAILY, RP_ONDEMAND, RP_NKINDS };
@@ -33,17 +34,6 @@ extern const char *const rp_kind_names[RP_NKINDS];
 /* Most anomalies listed per report (max_anomalies). */
 #define RP_MAX_ANOMALIES 1000000u
 
-/* A growable byte buffer; after an allocation failure every append is a
- * no-op and `oom` is set, so writers check once at the end. */
-struct rp_buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-void rp_buf_put(struct rp_buf *b, const void *p, size_t n);
-void rp_buf_printf(struct rp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void rp_buf_free(struct rp_buf *b);
 
 struct rp_talker {
     fs_ip addr;
@@ -154,7 +144,7 @@ bool rp_anoms_push(struct rp_anoms *an, char *text, uint32_t max);
  * not NULL) after its own, at most max_anomalies listed. Returns 0, or -1
  * when out of memory. */
 int rp_render(const struct fs_rp_reports *r, enum rp_kind kind, const struct rp_acc *a,
-              const struct rp_anoms *more, struct rp_buf *out);
+              const struct rp_anoms *more, struct fs_wbuf *out);
 /* "2026-11-24T13:00:00Z" (with ".mmm" when there are milliseconds). */
 void rp_iso(uint64_t ms, char *out, size_t cap);
 /* Length of the UTF-8 sequence (RFC 3629) at s, of at most n bytes; 0 when

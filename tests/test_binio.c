@@ -304,3 +304,21 @@ Test(binio, counts_are_bounded_by_max_and_by_the_bytes_left)
     cr_expect_eq(fs_rbuf_count(&r, 4, 1, 10, "too many"), 0);
     cr_expect_str_eq(r.why, "cut short");
 }
+
+/* Text goes in without its NUL, short or longer than the stack buffer. */
+Test(binio, printf_appends_formatted_text)
+{
+    struct fs_wbuf w = { 0 };
+    char longer[600];
+
+    memset(longer, 'x', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    fs_wbuf_printf(&w, "%s=%d", "n", 42);
+    fs_wbuf_printf(&w, "[%s]", longer);
+    cr_assert_not(w.oom);
+    cr_assert_eq(w.len, 4 + 2 + strlen(longer));
+    cr_expect_eq(memcmp(w.p, "n=42[", 5), 0);
+    cr_expect_eq(w.p[w.len - 1], ']');
+    cr_expect_eq(w.p[w.len - 2], 'x');
+    fs_wbuf_free(&w);
+}

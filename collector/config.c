@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "flowout.h"
 #include "log.h"
 #include "msg.h"
 #include "opts.h"
@@ -283,8 +284,8 @@ static const struct fs_opt options[] = {
       .help = "how long a data set waits for its template; default 60" },
     { "clock-clamp", FS_OPT_U32, OFF(clock_clamp), 0, 10 * 365 * DAY, .arg = "SECONDS",
       .help = "clamp flow times further than this from the receive time, 0 off; default 0" },
-    { "batch-size", FS_OPT_U32, OFF(batch_size), 1, 65536, .arg = "N",
-      .help = "flows per bus message at most; default 1024" },
+    { "batch-size", FS_OPT_U32, OFF(batch_size), 1, FS_BATCH_MAX_FLOWS, .arg = "N",
+      .help = "flows per bus message at most; default 8192" },
     { "tcp-max-connections", FS_OPT_U32, OFF(tcp_max_conns), 1, 4096, .arg = "N",
       .help = "IPFIX/TCP exporters connected at once per listener; default 64" },
     { "tcp-idle-timeout", FS_OPT_U32, OFF(tcp_idle_timeout), 0, 7 * DAY, .arg = "SECONDS",
@@ -333,7 +334,7 @@ int fs_config_init(struct fs_config *c)
     c->max_templates = 1024;
     c->pending_bytes = 256u << 10;
     c->pending_timeout = 60;
-    c->batch_size = 1024;
+    c->batch_size = FS_FLOWOUT_BATCH;
     c->tcp_max_conns = 64;
     c->tcp_idle_timeout = 900;
     c->log_level = FS_LOG_INFO;

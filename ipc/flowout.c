@@ -3,6 +3,7 @@
  * lines (see flowout.h for the batching and failure rules).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,15 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The queue bound is in flows; ZeroMQ counts messages. At least a few, for
+ * tiny batches sent at once. */
+static int default_hwm(size_t batch_size)
+{
+    size_t hwm = FS_FLOWOUT_QUEUE_FLOWS / (batch_size > 0 ? batch_size : 1);
+
+    return hwm < 16 ? 16 : hwm > INT_MAX ? INT_MAX : (int)hwm;
+}
+
 struct fs_flowout *fs_flowout_new(const struct fs_flowout_opts *o, char *err, size_t errlen)
 {
     struct fs_flowout *out = calloc(1, sizeof(*out));
@@ -62,7 +72,8 @@ struct fs_flowout *fs_flowout_new(const struct fs_flowout_opts *o, char *err, si
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    out->bus = fs_bus_pub(o->endpoint, o->hwm > 0 ? o->hwm : FS_FLOWOUT_HWM, why, sizeof(why));
+    out->bus = fs_bus_pub(o->endpoint, o->hwm > 0 ? o->hwm : default_hwm(o->batch_size), why,
+                          sizeof(why));
     if (out->bus == NULL) {
         snprintf(err, errlen, "publish %s: %s", o->endpoint, why);
         goto fail;

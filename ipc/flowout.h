@@ -24,16 +24,25 @@
 #include "msg.h"
 
 #define FS_FLOWOUT_DELAY_MS 5
-/* Flow batches a slow subscriber may fall behind before ZeroMQ drops for it
- * (it sees the gap in the sequence numbers): at the default batch size about
- * 2 M flows, a quarter of a second at full speed, at most ~200 MB. */
-#define FS_FLOWOUT_HWM 2000
+/* Flows per bus message at most, by default. Each message costs ZeroMQ's
+ * I/O thread and every subscriber a few wake-ups and a socket round however
+ * big it is (tens of microseconds on a virtual machine), so at high rates
+ * big messages are what lets the bus keep up: on loopback, 8192 flows per
+ * message took the collector's I/O thread and the subscriber from 17-20 to
+ * 6-8 ns per flow each (docs/performance.md). At low rates the 5 ms limit
+ * sends messages long before they are full. */
+#define FS_FLOWOUT_BATCH 8192
+/* Flows queued for one slow subscriber before ZeroMQ drops for it (it sees
+ * the gap in the sequence numbers): about a quarter of a second at full
+ * speed, at most ~200 MB. The high-water mark in messages is this over the
+ * batch size. */
+#define FS_FLOWOUT_QUEUE_FLOWS (2u << 20)
 
 struct fs_flowout_opts {
     const char *program;   /* default sender id is program@hostname */
     const char *sender;    /* NULL: the default */
     const char *endpoint;  /* flows-bus endpoint; NULL: no bus */
-    int hwm;               /* bus send high-water mark in messages (0: FS_FLOWOUT_HWM) */
+    int hwm;               /* bus send high-water mark in messages (0: from FS_FLOWOUT_QUEUE_FLOWS) */
     size_t batch_size;     /* flows per bus message, 1..FS_BATCH_MAX_FLOWS */
     bool json;             /* JSON lines on stdout */
 };

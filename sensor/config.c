@@ -9,6 +9,7 @@
 #include "capture.h"
 #include "config.h"
 #include "export.h"
+#include "flowout.h"
 #include "flowtable.h"
 #include "log.h"
 #include "msg.h"
@@ -106,8 +107,8 @@ static const struct fs_opt options[] = {
       .help = "do not publish flows on the bus" },
     { "sender", FS_OPT_STR, OFF(sender), .set = fs_opts_check_sender, .arg = "ID",
       .help = "sender id in bus messages; default sensor@<hostname>" },
-    { "batch-size", FS_OPT_U32, OFF(batch_size), 1, 65536, .arg = "N",
-      .help = "flows per bus message at most; default 1024" },
+    { "batch-size", FS_OPT_U32, OFF(batch_size), 1, FS_BATCH_MAX_FLOWS, .arg = "N",
+      .help = "flows per bus message at most; default 8192" },
     { "export", FS_OPT_STRV, OFF(export), .set = check_export, .arg = "URL", .repeat = true,
       .help = "also export the flows over UDP to ipfix://HOST[:PORT] (default port 4739), "
       "v9://HOST[:PORT] or v5://HOST[:PORT] (2055); repeatable" },
@@ -154,7 +155,7 @@ int fs_sensor_config_init(struct fs_sensor_config *c)
     c->fragment_timeout = FS_FT_DEFAULT_FRAG_TIMEOUT_MS / 1000;
     c->zeek_domain = FS_SENSOR_DEFAULT_ZEEK_DOMAIN;
     c->eve_domain = FS_SENSOR_DEFAULT_EVE_DOMAIN;
-    c->batch_size = 1024;
+    c->batch_size = FS_FLOWOUT_BATCH;
     c->export_size = FS_EMIT_DEFAULT_DATAGRAM;
     c->template_timeout = FS_EMIT_DEFAULT_TEMPLATE_TIMEOUT_MS / 1000;
     c->stats_interval = 60;

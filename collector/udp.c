@@ -245,6 +245,8 @@ int fs_udp_recv(struct fs_udp *u, fs_udp_fn fn, void *arg)
         u->st.errors++;
         return -1;
     }
+    if (n > 0)
+        u->st.reads++;
     for (int i = 0; i < n; i++) {
         struct msghdr *mh = &u->msgs[i].msg_hdr;
         size_t len = u->msgs[i].msg_len;

@@ -21,6 +21,7 @@
 
 struct fs_udp_stats {
     uint64_t datagrams;     /* received */
+    uint64_t reads;         /* receive calls that returned datagrams */
     uint64_t bytes;
     uint64_t kernel_drops;  /* dropped by the kernel: receive buffer full */
     uint64_t truncated;     /* larger than the receive slot (never for UDP/IP) */

@@ -372,6 +372,7 @@ Test(e2e_collector, udp_v4_v6_and_tcp_flows_reach_the_bus)
     cr_assert_eq(stat_value(&stats, lt, "messages"), ipfix.n);
     cr_assert_eq(stat_value(&stats, lt, "errors"), 0);
     cr_assert_eq(stat_value(&stats, l6, "datagrams"), 1);
+    cr_assert_eq(stat_value(&stats, l6, "reads"), 1);
     fs_msg_free(&stats);
     close(tcpfd);
 

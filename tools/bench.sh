@@ -18,10 +18,13 @@
 #     and pmacct's nfacctd (print plugin, flows counted in its CSV), when they
 #     are installed; then the ratios.
 #
-# The search: one trial at the sender's full speed; if nothing is lost, the
+# The search: one attempt at the sender's full speed (an attempt: a trial,
+# run once more when it loses under 2%); if nothing is lost, the
 # result is that rate (bounded by the sender, marked ">="); otherwise a
-# bisection between a guess from what got through and the full speed, where
-# a trial that loses under 2% is run once more before it counts as lossy.
+# bisection of attempts between a guess from what got through and the full
+# speed. Then the verdict on issue 2's target: lossless at 2x the better
+# peer, or, where the sender cannot offer that beside flowsentry, at the
+# sender's full speed.
 # Trials wait for the machine to be otherwise idle (a minute at most in all).
 # Every receiver gets the same socket receive buffer (BENCH_RCVBUF, default
 # the kernel's rmem_max, which is all nfcapd and nfacctd can ask for).
@@ -332,7 +335,7 @@ attempt() {
 search() {
     target=$1 fmt=$2
     BOUND=""
-    if trial "$target" "$fmt" 0; then
+    if attempt "$target" "$fmt" 0; then
         BEST=$SENT_RATE MAX=$SENT_RATE BOUND=">="
         return
     fi
@@ -380,6 +383,9 @@ done
 echo
 
 # --- 4. the table -----------------------------------------------------------
+# The target (issue 2): flowsentry lossless at 2x the better peer or more;
+# where the sender cannot offer that much beside flowsentry, lossless at the
+# sender's full speed.
 awk -v targets="$TARGETS" -v formats="$FORMATS" '
 { best[$1, $2] = $3; max[$1, $2] = $4; bound[$1, $2] = $5; seen[$2] = 1 }
 END {
@@ -399,7 +405,18 @@ END {
         k = f[i] SUBSEP "flowsentry"
         ratio = (other > 0 && (k in best)) ? sprintf("%s%.2fx", bound[k], best[k] / other) : "-"
         printf " %12.2f %22s\n", m / 1e6, ratio
+        if (other > 0 && (k in best)) {
+            if (best[k] >= 2 * other)
+                v = sprintf("met: lossless at %.2f M/s, %.2fx the better peer", best[k] / 1e6, best[k] / other)
+            else if (bound[k] == ">=" && max[k] < 2 * other)
+                v = sprintf("met: lossless at the sender'"'"'s full speed beside it (%.2f M/s); 2x the better peer would be %.2f", max[k] / 1e6, 2 * other / 1e6)
+            else
+                v = sprintf("NOT met: lossless up to %.2f M/s, 2x the better peer is %.2f", best[k] / 1e6, 2 * other / 1e6)
+            verdict[i] = v
+        }
     }
+    for (i = 1; i <= nf; i++)
+        if (verdict[i] != "") printf "target %-6s %s\n", f[i] ":", verdict[i]
 }' "$WORK/results"
 check_quiet "after the loopback runs"
 echo

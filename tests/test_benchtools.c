@@ -118,3 +118,66 @@ Test(benchtools, every_flow_sent_is_counted_on_the_bus, .timeout = 60)
     free(got_count);
     free(err_text);
 }
+
+/* --resume: the benchmark's "receiver alone" figure. A stopped collector
+ * must get every flow once resumed, the drain must be timed, and a socket
+ * that had room for everything must show no drops. */
+Test(benchtools, a_stopped_receiver_is_resumed_and_timed, .timeout = 60)
+{
+    char dir[128], listen[64], publish[192], target[64], pidbuf[16], *err_text;
+    int port = fs_free_port(AF_INET, SOCK_DGRAM), cfd, count_fd, status;
+    struct fs_proc_output out;
+    pid_t collector, counter;
+
+    cr_assert_gt(port, 0);
+    cr_assert_not_null(fs_tmpdir(dir, sizeof(dir)));
+    snprintf(listen, sizeof(listen), "udp://127.0.0.1:%d", port);
+    snprintf(publish, sizeof(publish), "ipc://%s/flows", dir);
+    snprintf(target, sizeof(target), "127.0.0.1:%d", port);
+
+    char *cargv[] = {COLLECTOR, "--listen", listen, "--publish", publish, "--template-file",
+                     "none", "--stats-interval", "0", "--run-dir", dir, "--state-dir", dir,
+                     "--rcvbuf", "4194304", NULL};
+    collector = fs_proc_spawn(cargv, NULL, &cfd);
+    cr_assert_gt(collector, 0);
+    char *qargv[] = {FLOWSUB, "--count-only", "--idle", "1", "--timeout", "30", publish, NULL};
+    counter = fs_proc_spawn(qargv, &count_fd, NULL);
+    cr_assert_gt(counter, 0);
+    usleep(700 * 1000);
+    cr_assert_eq(kill(collector, SIGSTOP), 0);
+    snprintf(pidbuf, sizeof(pidbuf), "%d", (int)collector);
+    char *sargv[] = {FLOWSEND, "--format", "v9", "--flows", "3000", "--resume", pidbuf, target,
+                     NULL};
+    cr_assert_eq(fs_proc_run(sargv, 30000, &out), 0);
+    cr_assert(WIFEXITED(out.status) && WEXITSTATUS(out.status) == 0, "%s", out.err);
+
+    char *got = fs_proc_read_all(count_fd, 30000, NULL);
+    cr_assert_eq(fs_proc_wait(counter, 30000, &status), 0);
+    cr_assert_eq(fs_proc_stop(collector, SIGTERM, 10000, &status), 0);
+    err_text = fs_proc_read_all(cfd, 5000, NULL);
+    fs_rmtree(dir);
+    cr_assert_not_null(got);
+    cr_assert_geq(kv(out.out, "flows"), 3000, "%s", out.out);
+    cr_assert_eq(kv(got, "flows"), kv(out.out, "flows"), "%s\n%s\n%s", out.out, got, err_text);
+    cr_assert_eq(kv(out.out, "receiver_drops"), 0, "%s", out.out);
+    cr_assert(strstr(out.out, "drain_seconds=") != NULL, "%s", out.out);
+    cr_assert_gt(kv(out.out, "drain_rate"), 0, "%s", out.out);
+    fs_proc_output_free(&out);
+    free(got);
+    free(err_text);
+}
+
+Test(benchtools, resume_without_a_receiver_is_refused)
+{
+    struct fs_proc_output out;
+    char target[64];
+    int port = fs_free_port(AF_INET, SOCK_DGRAM);
+
+    cr_assert_gt(port, 0);
+    snprintf(target, sizeof(target), "127.0.0.1:%d", port);
+    char *argv[] = {FLOWSEND, "--flows", "30", "--resume", "1", target, NULL};
+    cr_assert_eq(fs_proc_run(argv, 30000, &out), 0);
+    cr_assert(WIFEXITED(out.status) && WEXITSTATUS(out.status) == 1);
+    cr_assert(strstr(out.err, "no UDP socket is bound to port") != NULL, "%s", out.err);
+    fs_proc_output_free(&out);
+}

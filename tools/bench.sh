@@ -17,6 +17,10 @@
 #     seed and datagrams), for nfdump's nfcapd (flows counted with nfdump -I)
 #     and pmacct's nfacctd (print plugin, flows counted in its CSV), when they
 #     are installed; then the ratios.
+#  4. The verdict on issue 2's target, per format.
+#  5. As root: each receiver alone, the sender out of the way: the stream is
+#     queued in a stopped receiver's socket, which is then timed while it
+#     empties it.
 #
 # The search: one attempt at the sender's full speed (an attempt: a trial,
 # run once more when it loses under 2%); if nothing is lost, the
@@ -42,10 +46,13 @@
 #   BENCH_RCVBUF   receive buffer for every receiver, bytes (default rmem_max)
 #   BENCH_BATCH    collector --batch-size (default: the collector's)
 #   BENCH_DECODE   "no" skips step 1
+#   BENCH_SEARCH   "no" skips steps 2 to 4
 #   BENCH_ICOUNT   "yes": also count the instructions the collector and the
 #                  subscriber spend per flow (valgrind; a minute or two)
 #   BENCH_ICOUNT_FLOWS  flows per format for that count (default 300000)
 #   BENCH_EXTRA    more flowsentry-collector options, e.g. "--clock-clamp 60"
+#   BENCH_DRAIN    "no" skips step 5 (each receiver alone; needs root)
+#   BENCH_DRAIN_FLOWS  flows per drain run (default 2000000)
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
@@ -63,6 +70,8 @@ IPV6=10
 
 WORK=$(mktemp -d /tmp/fs-bench.XXXXXX) || exit 1
 PIDS=""
+DRAIN=""
+RMEM_SAVED=""
 PORT=$((20000 + $$ % 20000))
 
 log() { printf '%s\n' "$*" >&2; }
@@ -90,8 +99,10 @@ reap() {
 
 cleanup() {
     for p in $PIDS; do
+        kill -s CONT "$p" 2>/dev/null
         reap "$p" TERM
     done
+    [ -z "$RMEM_SAVED" ] || echo "$RMEM_SAVED" >/proc/sys/net/core/rmem_max
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -225,11 +236,23 @@ fi
 
 # --- 2. one trial -------------------------------------------------------------
 # send FORMAT RATE DIR: the stream, to 127.0.0.1:$PORT; sets SENT and SENT_RATE.
+# In drain mode (DRAIN_PID set) the receiver is stopped: DRAIN_FLOWS go into
+# its socket, then fs-flowsend resumes it and times how long it takes to
+# empty the socket; SENT_RATE is then that rate.
 send() {
-    "$FLOWSEND" --format "$1" --rate "$2" --seconds "$TRIAL" --seed $SEED \
-        --ipv6-percent $IPV6 "127.0.0.1:$PORT" >"$3/send.out" 2>"$3/send.err"
+    if [ -n "$DRAIN_PID" ]; then
+        kill -s STOP "$DRAIN_PID"
+        "$FLOWSEND" --format "$1" --flows "$DRAIN_FLOWS" --resume "$DRAIN_PID" --seed $SEED \
+            --ipv6-percent $IPV6 "127.0.0.1:$PORT" >"$3/send.out" 2>"$3/send.err"
+        SENT_RATE=$(kv drain_rate "$3/send.out")
+        [ "$(kv receiver_drops "$3/send.out")" -eq 0 ] ||
+            NOTE="${NOTE:+$NOTE; }the socket overflowed while stopped: figure void"
+    else
+        "$FLOWSEND" --format "$1" --rate "$2" --seconds "$TRIAL" --seed $SEED \
+            --ipv6-percent $IPV6 "127.0.0.1:$PORT" >"$3/send.out" 2>"$3/send.err"
+        SENT_RATE=$(kv rate "$3/send.out")
+    fi
     SENT=$(kv flows "$3/send.out")
-    SENT_RATE=$(kv rate "$3/send.out")
 }
 
 # trial TARGET FORMAT RATE: offers TRIAL seconds at RATE flows/s (0: full
@@ -240,7 +263,7 @@ trial() {
     PORT=$((PORT + 1))
     d=$WORK/$target-$fmt-$PORT
     mkdir -p "$d"
-    SENT=0 SENT_RATE=0 RECEIVED=-1 NOTE=""
+    SENT=0 SENT_RATE=0 RECEIVED=-1 NOTE="" DRAIN_PID=""
     case $target in
     flowsentry)
         spawn "$COLLECTOR" --listen "udp://127.0.0.1:$PORT" --publish "ipc://$d/flows" \
@@ -248,6 +271,7 @@ trial() {
             --stats-interval 0 --run-dir "$d" --state-dir "$d" $EXTRA 2>"$d/collector.log" # EXTRA: split on purpose
         cpid=$LASTPID
         wait_for "$d/collector.log" "publishing flows" || { log "bench: collector did not start"; cat "$d/collector.log" >&2; }
+        [ -z "$DRAIN" ] || DRAIN_PID=$cpid
         spawn "$FLOWSUB" --count-only --idle 1 --timeout $((TRIAL + 15)) --quiet "ipc://$d/flows" >"$d/sub.out"
         spid=$LASTPID
         sleep 0.5 # the subscription must be in place before the first batch
@@ -259,7 +283,7 @@ trial() {
         total=$(grep ' total:' "$d/collector.log" | tail -1 | tr ' ' '\n')
         drops=$(echo "$total" | sed -n 's/^kernel_drops=//p')
         published=$(echo "$total" | sed -n 's/^bus_flows=//p')
-        NOTE="collector: ${drops:-0} datagrams dropped by the kernel, $((${published:-0} - RECEIVED)) flows lost on the bus"
+        NOTE="${NOTE:+$NOTE; }collector: ${drops:-0} datagrams dropped by the kernel, $((${published:-0} - RECEIVED)) flows lost on the bus"
         ;;
     nfcapd)
         mkdir -p "$d/flows"
@@ -267,6 +291,7 @@ trial() {
             >"$d/nfcapd.log" 2>&1
         cpid=$LASTPID
         wait_for "$d/nfcapd.log" "Startup" || log "bench: nfcapd did not start"
+        [ -z "$DRAIN" ] || DRAIN_PID=$cpid
         send "$fmt" "$rate" "$d"
         sleep 1 # let it drain its socket
         reap "$cpid" TERM
@@ -291,6 +316,7 @@ EOF
         cpid=$LASTPID
         wait_for "$d/nfacctd.log" "waiting for NetFlow" || log "bench: nfacctd did not start"
         sleep 0.5 # the print plugin starts after the core
+        [ -z "$DRAIN" ] || DRAIN_PID=$cpid # the core, which reads the socket
         send "$fmt" "$rate" "$d"
         sleep 1
         # nfacctd writes its cache on SIGINT (SIGTERM leaves it waiting)
@@ -300,7 +326,8 @@ EOF
     esac
     [ -n "$RECEIVED" ] || RECEIVED=0
     if [ "$RECEIVED" -eq "$SENT" ]; then verdict=lossless; else verdict="lost $((SENT - RECEIVED))"; fi
-    log "  $target $fmt: offered $(mps "$SENT_RATE") M/s ($SENT flows), received $RECEIVED: $verdict${NOTE:+ ($NOTE)}"
+    if [ -n "$DRAIN" ]; then how="emptied its socket at"; else how=offered; fi
+    log "  $target $fmt: $how $(mps "$SENT_RATE") M/s ($SENT flows), received $RECEIVED: $verdict${NOTE:+ ($NOTE)}"
     [ "$RECEIVED" -eq "$SENT" ]
 }
 
@@ -367,6 +394,7 @@ have() {
 }
 
 : >"$WORK/results"
+if [ "${BENCH_SEARCH:-yes}" != no ]; then
 check_quiet "before the loopback runs"
 echo "== lossless UDP ingest over loopback ($TRIAL s trials, receive buffer $RCVBUF bytes," \
     "same stream for every receiver: seed $SEED, $IPV6% IPv6 in v9/IPFIX)"
@@ -422,3 +450,52 @@ check_quiet "after the loopback runs"
 echo
 echo "('>=': no loss even at the sender's full speed, so the sender was the limit;"
 echo " sender max: the fastest the sender went in these runs, with that receiver beside it)"
+fi
+
+# --- 5. each receiver alone: draining a full socket ----------------------------
+# The sender shares the two CPUs with every receiver above, and is the limit
+# of the fastest. Here it is out of the way: the receiver is stopped, the
+# stream (DRAIN_FLOWS flows) queues up in a socket buffer big enough for all
+# of it, then the receiver is resumed and timed until its socket is empty.
+# This is each receiver's own top rate, bursts and wake-ups aside, not a
+# lossless live rate: nfacctd, for one, empties its socket fast but loses
+# flows inside (its plugin pipe), which the count shows. The buffer needs
+# net.core.rmem_max raised (root), which is put back at exit.
+DRAIN_FLOWS=${BENCH_DRAIN_FLOWS:-2000000}
+DRAIN_BUF=268435456
+if [ "${BENCH_DRAIN:-yes}" = no ]; then
+    :
+elif [ "$(id -u)" != 0 ] || ! RMEM_SAVED=$(cat /proc/sys/net/core/rmem_max 2>/dev/null); then
+    log "bench: not root: the drain runs (section 5) need net.core.rmem_max raised; skipped"
+elif ! echo $DRAIN_BUF >/proc/sys/net/core/rmem_max 2>/dev/null; then
+    log "bench: cannot raise net.core.rmem_max: drain runs skipped"
+    RMEM_SAVED=""
+else
+    DRAIN=yes RCVBUF=$DRAIN_BUF
+    echo
+    echo "== each receiver alone: $DRAIN_FLOWS flows queued in a stopped receiver's socket" \
+        "($DRAIN_BUF-byte buffer), then timed until the socket is empty (best of 3)"
+    printf "%-7s" "format"
+    for target in $TARGETS; do have "$target" && printf " %24s" "$target M/s"; done
+    echo
+    for fmt in $FORMATS; do
+        printf "%-7s" "$fmt"
+        for target in $TARGETS; do
+            have "$target" || continue
+            best=0 cell=""
+            for run in 1 2 3; do
+                WAIT_BUDGET=20
+                trial "$target" "$fmt" 0
+                if awk -v a="$SENT_RATE" -v b="$best" 'BEGIN { exit !(a > b) }'; then
+                    best=$SENT_RATE cell=$(mps "$SENT_RATE")
+                    [ "$RECEIVED" -eq "$SENT" ] || cell="$cell (lost $((SENT - RECEIVED)))"
+                fi
+            done
+            printf " %24s" "$cell"
+        done
+        echo
+    done
+    echo "(lost N: the receiver emptied its socket at that rate but lost N flows on the way)"
+    echo "$RMEM_SAVED" >/proc/sys/net/core/rmem_max
+    RMEM_SAVED=""
+fi

@@ -22,10 +22,20 @@
  * When done it prints one line of key=value pairs: flows, datagrams, bytes,
  * packets (the sum of the flows' packet counters, before sampling), seconds,
  * rate (flows/s reached) and send errors.
+ *
+ * --resume PID measures a receiver without the sender beside it: the caller
+ * stops the receiver (SIGSTOP) and gives it a receive buffer big enough for
+ * the whole stream; once everything is sent, fs-flowsend resumes it
+ * (SIGCONT) and times how long it takes to empty its socket, watching the
+ * queue in /proc/net/udp. It adds drain_seconds, drain_rate (flows/s) and
+ * receiver_drops (datagrams the receiving socket dropped meanwhile: more
+ * than 0 means the buffer was too small and the figure is void).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +67,7 @@ struct options {
     int sndbuf;
     const char *source;
     const char *target;
+    pid_t resume;
 };
 
 struct ring {
@@ -185,13 +196,74 @@ static void sleep_until(double t)
         ;
 }
 
+/* The bytes queued at, and the datagrams dropped by, the UDP sockets bound
+ * to `port` (several with SO_REUSEPORT), from /proc/net/udp and udp6.
+ * Returns how many sockets were found. */
+static int udp_queue(unsigned port, unsigned long *queued, unsigned long *drops)
+{
+    static const char *const tables[] = {"/proc/net/udp", "/proc/net/udp6"};
+    int found = 0;
+
+    *queued = *drops = 0;
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+        FILE *fp = fopen(tables[t], "r");
+        char line[512];
+
+        if (fp == NULL)
+            continue;
+        while (fgets(line, sizeof(line), fp)) {
+            unsigned lport;
+            unsigned long rxq, d;
+
+            /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops */
+            if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*s %*x %*x:%lx %*s %*s %*s %*s %*s %*s %*s %lu",
+                       &lport, &rxq, &d) == 3 && lport == port) {
+                *queued += rxq;
+                *drops += d;
+                found++;
+            }
+        }
+        fclose(fp);
+    }
+    return found;
+}
+
+static unsigned peer_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+        die("getpeername: %s", strerror(errno));
+    return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* --resume: the receiver was stopped (SIGSTOP) while the stream queued up
+ * in its socket. Lets it go on and returns the seconds until its socket is
+ * empty: the receiver's own rate, the sender out of the way. */
+static double drain(pid_t pid, unsigned port)
+{
+    struct timespec tick = {0, 100000};
+    unsigned long queued, drops;
+    double t0;
+
+    nanosleep(&(struct timespec){0, 50000000}, NULL); /* the last datagrams reach the queue */
+    t0 = fs_now_s();
+    if (kill(pid, SIGCONT) < 0)
+        die("resume: %s", strerror(errno));
+    while (udp_queue(port, &queued, &drops) > 0 && queued > 0 && fs_now_s() - t0 < 60)
+        nanosleep(&tick, NULL);
+    return fs_now_s() - t0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: fs-flowsend [--format v5|v9|ipfix] [--rate FLOWS/S] [--flows N | --seconds S]\n"
             "                   [--flows-per-datagram N] [--ipv6-percent P] [--sampling N]\n"
             "                   [--seed N] [--domain N] [--ring N] [--batch N] [--sndbuf BYTES]\n"
-            "                   [--source ADDR] HOST:PORT\n");
+            "                   [--source ADDR] [--resume PID] HOST:PORT\n");
     exit(2);
 }
 
@@ -211,12 +283,13 @@ static void parse(int argc, char **argv, struct options *o)
         {"batch", required_argument, NULL, 'b'},
         {"sndbuf", required_argument, NULL, 'B'},
         {"source", required_argument, NULL, 'a'},
+        {"resume", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "f:r:n:s:p:6:S:x:d:R:b:B:a:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "f:r:n:s:p:6:S:x:d:R:b:B:a:P:h", longopts, NULL)) != -1) {
         char *end = NULL;
 
         errno = 0;
@@ -244,12 +317,13 @@ static void parse(int argc, char **argv, struct options *o)
         case 'b': o->batch = strtoul(optarg, &end, 10); break;
         case 'B': o->sndbuf = (int)strtol(optarg, &end, 10); break;
         case 'a': o->source = optarg; end = optarg + strlen(optarg); break;
+        case 'P': o->resume = (pid_t)strtol(optarg, &end, 10); break;
         default: usage();
         }
         if (errno || !end || *end)
             usage();
     }
-    if (optind + 1 != argc || o->rate < 0 || o->seconds < 0 || o->ring < 1 ||
+    if (optind + 1 != argc || o->rate < 0 || o->seconds < 0 || o->ring < 1 || o->resume < 0 ||
         o->batch < 1 || o->batch > MAX_BATCH || o->flows_per_datagram > MAX_FLOWS_PER_DATAGRAM)
         usage();
     if (o->flows == 0 && o->seconds == 0)
@@ -266,12 +340,17 @@ int main(int argc, char **argv)
     uint64_t flows = 0, datagrams = 0, bytes = 0, packets = 0, errors = 0;
     size_t pos = 0;
     double t0, deadline, el;
+    unsigned long queued0, drops0 = 0;
+    unsigned port;
     int fd;
 
     parse(argc, argv, &o);
     if (ring_build(&r, &o) < 0)
         die("%s", "cannot generate the stream (check format, sampling and flows per datagram)");
     fd = open_socket(&o);
+    port = peer_port(fd);
+    if (o.resume && udp_queue(port, &queued0, &drops0) == 0)
+        die("--resume: no UDP socket is bound to port %s", strrchr(o.target, ':') + 1);
     fs_sig_install(FS_SIG_STOP);
 
     t0 = fs_now_s();
@@ -325,10 +404,19 @@ int main(int argc, char **argv)
         }
     }
     el = fs_now_s() - t0;
-    printf("flows=%llu datagrams=%llu bytes=%llu packets=%llu seconds=%.3f rate=%.0f errors=%llu\n",
+    printf("flows=%llu datagrams=%llu bytes=%llu packets=%llu seconds=%.3f rate=%.0f errors=%llu",
            (unsigned long long)flows, (unsigned long long)datagrams, (unsigned long long)bytes,
            (unsigned long long)packets, el, el > 0 ? (double)flows / el : 0.0,
            (unsigned long long)errors);
+    if (o.resume) {
+        unsigned long queued, drops;
+        double d = drain(o.resume, port);
+
+        udp_queue(port, &queued, &drops);
+        printf(" drain_seconds=%.4f drain_rate=%.0f receiver_drops=%lu", d,
+               d > 0 ? (double)flows / d : 0.0, drops - drops0);
+    }
+    printf("\n");
     close(fd);
     ring_free(&r);
     return 0;

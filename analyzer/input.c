@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "flowout.h"
 #include "input.h"
 #include "log.h"
 #include "pcapfile.h"
@@ -641,7 +642,10 @@ int fs_in_bus_open(struct fs_in *in, const char *const *endpoints, size_t n, cha
         seterr(err, errlen, "out of memory");
         return -1;
     }
-    in->bus = fs_bus_sub(endpoints, n, fs_msg_type_name(FS_MSG_FLOWS), 0, err, errlen);
+    /* The queue ahead of the analyzer is bounded like the sources' own: about
+     * FS_FLOWOUT_QUEUE_FLOWS flows of full batches. */
+    in->bus = fs_bus_sub(endpoints, n, fs_msg_type_name(FS_MSG_FLOWS),
+                         FS_FLOWOUT_QUEUE_FLOWS / FS_FLOWOUT_BATCH, err, errlen);
     return in->bus != NULL ? 0 : -1;
 }
 

@@ -30,8 +30,9 @@
 # peer, or, where the sender cannot offer that beside flowsentry, at the
 # sender's full speed.
 # Trials wait for the machine to be otherwise idle (a minute at most in all).
-# Every receiver gets the same socket receive buffer (BENCH_RCVBUF, default
-# the kernel's rmem_max, which is all nfcapd and nfacctd can ask for).
+# Every receiver gets the same socket receive buffer (BENCH_RCVBUF; as root
+# 32 MiB, net.core.rmem_max being raised for the run, else rmem_max, which
+# is all nfcapd and nfacctd can ask for).
 #
 # Traffic stays on 127.0.0.1 and ipc:// sockets under a temporary directory.
 # Every process started here is stopped by its pid.
@@ -43,7 +44,8 @@
 #   BENCH_TARGETS  receivers (default "flowsentry nfcapd nfacctd")
 #   BENCH_TRIAL    seconds of traffic per trial (default 2)
 #   BENCH_STEPS    bisection steps per search (default 5)
-#   BENCH_RCVBUF   receive buffer for every receiver, bytes (default rmem_max)
+#   BENCH_RCVBUF   receive buffer for every receiver, bytes (default 32 MiB as
+#                  root, else rmem_max)
 #   BENCH_BATCH    collector --batch-size (default: the collector's)
 #   BENCH_DECODE   "no" skips step 1
 #   BENCH_SEARCH   "no" skips steps 2 to 4
@@ -61,7 +63,7 @@ FORMATS=${BENCH_FORMATS:-v5 v9 ipfix}
 TARGETS=${BENCH_TARGETS:-flowsentry nfcapd nfacctd}
 TRIAL=${BENCH_TRIAL:-2}
 STEPS=${BENCH_STEPS:-5}
-RCVBUF=${BENCH_RCVBUF:-$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 4194304)}
+DRAIN_BUF=268435456
 BATCH=${BENCH_BATCH:-}
 FLOWS_IC=${BENCH_ICOUNT_FLOWS:-300000}
 EXTRA=${BENCH_EXTRA:-}
@@ -71,7 +73,19 @@ IPV6=10
 WORK=$(mktemp -d /tmp/fs-bench.XXXXXX) || exit 1
 PIDS=""
 DRAIN=""
+
+# Receive buffers: nfcapd and nfacctd cannot ask for more than
+# net.core.rmem_max, so as root it is raised for the run (and put back at
+# exit) and every receiver gets 32 MiB, what an operator gives a collector
+# at these rates; otherwise every receiver gets rmem_max.
 RMEM_SAVED=""
+if [ "$(id -u)" = 0 ] && RMEM_SAVED=$(cat /proc/sys/net/core/rmem_max 2>/dev/null) &&
+    echo $DRAIN_BUF >/proc/sys/net/core/rmem_max 2>/dev/null; then
+    RCVBUF=${BENCH_RCVBUF:-33554432}
+else
+    RMEM_SAVED=""
+    RCVBUF=${BENCH_RCVBUF:-$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 4194304)}
+fi
 PORT=$((20000 + $$ % 20000))
 
 log() { printf '%s\n' "$*" >&2; }
@@ -462,14 +476,10 @@ fi
 # flows inside (its plugin pipe), which the count shows. The buffer needs
 # net.core.rmem_max raised (root), which is put back at exit.
 DRAIN_FLOWS=${BENCH_DRAIN_FLOWS:-2000000}
-DRAIN_BUF=268435456
 if [ "${BENCH_DRAIN:-yes}" = no ]; then
     :
-elif [ "$(id -u)" != 0 ] || ! RMEM_SAVED=$(cat /proc/sys/net/core/rmem_max 2>/dev/null); then
-    log "bench: not root: the drain runs (section 5) need net.core.rmem_max raised; skipped"
-elif ! echo $DRAIN_BUF >/proc/sys/net/core/rmem_max 2>/dev/null; then
-    log "bench: cannot raise net.core.rmem_max: drain runs skipped"
-    RMEM_SAVED=""
+elif [ -z "$RMEM_SAVED" ]; then
+    log "bench: not root: the drain runs (step 5) need net.core.rmem_max raised; skipped"
 else
     DRAIN=yes RCVBUF=$DRAIN_BUF
     echo
@@ -496,6 +506,4 @@ else
         echo
     done
     echo "(lost N: the receiver emptied its socket at that rate but lost N flows on the way)"
-    echo "$RMEM_SAVED" >/proc/sys/net/core/rmem_max
-    RMEM_SAVED=""
 fi

@@ -262,26 +262,10 @@ static void wait_stats(uint64_t flows, struct fs_msg *out)
 static void send_udp(int family, int port, const uint8_t *buf, size_t len)
 {
     struct sockaddr_storage ss;
-    socklen_t sl;
+    socklen_t sl = fs_loopback_addr(family, port, &ss);
     int fd = socket(family, SOCK_DGRAM, 0);
 
     cr_assert_geq(fd, 0);
-    memset(&ss, 0, sizeof(ss));
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-        s6->sin6_family = AF_INET6;
-        s6->sin6_addr = in6addr_loopback;
-        s6->sin6_port = htons((uint16_t)port);
-        sl = sizeof(*s6);
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-        s4->sin_family = AF_INET;
-        s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        s4->sin_port = htons((uint16_t)port);
-        sl = sizeof(*s4);
-    }
     cr_assert_eq(sendto(fd, buf, len, 0, (struct sockaddr *)&ss, sl), (ssize_t)len);
     close(fd);
 }

@@ -67,27 +67,12 @@ static const char *path_of(const char *name)
 /* A socket bound to the loopback address of `family` on `port` (0: any). */
 static int bound(int family, int type, int port, int *bound_port)
 {
-    struct sockaddr_storage ss = { 0 };
-    socklen_t sl;
+    struct sockaddr_storage ss;
+    socklen_t sl = fs_loopback_addr(family, port, &ss);
     int fd = socket(family, type | SOCK_CLOEXEC, 0), one = 1;
 
     cr_assert_geq(fd, 0);
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-        s6->sin6_family = AF_INET6;
-        s6->sin6_addr = in6addr_loopback;
-        s6->sin6_port = htons((uint16_t)port);
-        sl = sizeof(*s6);
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-        s4->sin_family = AF_INET;
-        s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        s4->sin_port = htons((uint16_t)port);
-        sl = sizeof(*s4);
-    }
     cr_assert_eq(bind(fd, (struct sockaddr *)&ss, sl), 0, "bind: %s", strerror(errno));
     if (type == SOCK_STREAM)
         cr_assert_eq(listen(fd, 8), 0);

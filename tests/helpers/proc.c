@@ -215,26 +215,31 @@ void fs_proc_output_free(struct fs_proc_output *o)
     o->out = o->err = NULL;
 }
 
-int fs_free_port(int family, int type)
+socklen_t fs_loopback_addr(int family, int port, struct sockaddr_storage *ss)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    int fd, port = 0;
-
-    memset(&ss, 0, sizeof(ss));
+    memset(ss, 0, sizeof(*ss));
     if (family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 
         s6->sin6_family = AF_INET6;
         s6->sin6_addr = in6addr_loopback;
-        sl = sizeof(*s6);
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-        s4->sin_family = AF_INET;
-        s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sl = sizeof(*s4);
+        s6->sin6_port = htons((uint16_t)port);
+        return sizeof(*s6);
     }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+    s4->sin_family = AF_INET;
+    s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    s4->sin_port = htons((uint16_t)port);
+    return sizeof(*s4);
+}
+
+int fs_free_port(int family, int type)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = fs_loopback_addr(family, 0, &ss);
+    int fd, port = 0;
+
     fd = socket(family, type, 0);
     if (fd < 0)
         return 0;

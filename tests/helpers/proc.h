@@ -10,6 +10,7 @@
 #define FS_TEST_PROC_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* Output of a finished process, NUL-terminated; free with fs_proc_output_free. */
@@ -44,6 +45,10 @@ void fs_proc_output_free(struct fs_proc_output *o);
 /* Reads everything from `fd` until EOF or `timeout_ms`, appending to a
  * growing NUL-terminated buffer. Returns the buffer (caller frees) or NULL. */
 char *fs_proc_read_all(int fd, int timeout_ms, size_t *len);
+
+/* The loopback address of `family` (AF_INET, AF_INET6) with `port`, in `ss`.
+ * Returns its length. */
+socklen_t fs_loopback_addr(int family, int port, struct sockaddr_storage *ss);
 
 /* A port on the loopback address of `family` (AF_INET, AF_INET6) that was
  * free for `type` (SOCK_DGRAM, SOCK_STREAM) a moment ago. Returns 0 on
